@@ -1,0 +1,115 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "discovery-bridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "discovery-bridge", targets: ["discovery-bridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Core: model, config, provider protocol, desired state, the pure slot planner, the guard.
+        .target(
+            name: "DiscoveryCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Sources/DiscoveryCore",
+            swiftSettings: strict
+        ),
+        // The only code that speaks the HAProxy Runtime API.
+        .target(
+            name: "HAProxyRuntime",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Sources/HAProxyRuntime",
+            swiftSettings: strict
+        ),
+        // The bridge's memory: the slot table on disk, written atomically.
+        .target(
+            name: "StateStore",
+            dependencies: ["DiscoveryCore"],
+            path: "Sources/StateStore",
+            swiftSettings: strict
+        ),
+        // The reconciler and the long-running services.
+        .target(
+            name: "Bridge",
+            dependencies: [
+                "DiscoveryCore", "HAProxyRuntime", "StateStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Bridge",
+            swiftSettings: strict
+        ),
+        // libcurl, as Debian ships it.
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // A small async HTTP client over libcurl, shared by the cloud providers.
+        .target(
+            name: "CurlHTTP",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/CurlHTTP",
+            swiftSettings: strict
+        ),
+        // Providers: one target each; the core never imports them.
+        .target(
+            name: "FileProvider",
+            dependencies: ["DiscoveryCore", .product(name: "Logging", package: "swift-log")],
+            path: "providers/file",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ConsulProvider",
+            dependencies: ["DiscoveryCore", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "providers/consul",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "EC2Provider",
+            dependencies: ["DiscoveryCore", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "providers/ec2",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "discovery-bridge",
+            dependencies: [
+                "DiscoveryCore", "Bridge", "HAProxyRuntime", "StateStore",
+                "FileProvider", "ConsulProvider", "EC2Provider",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/discovery-bridge",
+            swiftSettings: strict
+        ),
+        // Test support: starting real HAProxy, free ports, temp dirs, waiting with deadlines.
+        .target(
+            name: "TestSupport",
+            dependencies: ["HAProxyRuntime", "DiscoveryCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "DiscoveryCoreTests", dependencies: ["DiscoveryCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "HAProxyRuntimeTests", dependencies: ["HAProxyRuntime", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FileProviderTests", dependencies: ["FileProvider", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ConsulProviderTests", dependencies: ["ConsulProvider", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EC2ProviderTests", dependencies: ["EC2Provider", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "BridgeTests",
+            dependencies: ["Bridge", "FileProvider", "TestSupport", "discovery-bridge"],
+            swiftSettings: strict
+        ),
+    ]
+)

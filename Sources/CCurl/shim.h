@@ -1,0 +1,4 @@
+#ifndef DISCOVERY_BRIDGE_CCURL_SHIM_H
+#define DISCOVERY_BRIDGE_CCURL_SHIM_H
+#include <curl/curl.h>
+#endif

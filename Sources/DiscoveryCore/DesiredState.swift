@@ -1,0 +1,86 @@
+/// An instance as a backend wants it: namespaced id, resolved port and weight.
+public struct DesiredInstance: Sendable, Hashable, Codable {
+    /// `provider/id`, so that equal ids from two providers never collide.
+    public var id: String
+    public var address: String
+    public var port: Int
+    public var weight: Int
+    public var health: InstanceHealth
+
+    public init(id: String, address: String, port: Int, weight: Int, health: InstanceHealth = .passing) {
+        self.id = id
+        self.address = address
+        self.port = port
+        self.weight = weight
+        self.health = health
+    }
+
+    public var endpoint: String { Endpoint.key(address: address, port: port) }
+}
+
+/// An instance a backend cannot take, and why.
+public struct RejectedInstance: Sendable, Hashable {
+    public var id: String
+    public var reason: String
+}
+
+/// The merged wishes of one backend's sources.
+public struct DesiredBackend: Sendable {
+    public var backend: String
+    /// Nil until every source of the backend has delivered its first snapshot: nothing is planned before.
+    public var instances: [DesiredInstance]?
+    /// Instances excluded by the health policy (counted, not planned).
+    public var excludedByHealth: Int
+    public var rejected: [RejectedInstance]
+}
+
+/// Applies a backend's mapping: which sources feed it, the health policy, ports, weights, dedupe by endpoint.
+public enum DesiredState {
+    /// Builds the desired instance list of `backend` from the latest snapshot of each source (keyed by `SourceSpec.key`).
+    public static func build(backend: BackendConfig, snapshots: [String: [Instance]]) -> DesiredBackend {
+        var result: [DesiredInstance] = []
+        var rejected: [RejectedInstance] = []
+        var excluded = 0
+        var byEndpoint: [String: Int] = [:]
+        var seenIDs = Set<String>()
+        for source in backend.sources {
+            guard let instances = snapshots[source.key] else {
+                return DesiredBackend(backend: backend.name, instances: nil, excludedByHealth: 0, rejected: [])
+            }
+            for instance in instances {
+                let id = "\(source.provider)/\(instance.id)"
+                guard backend.health.admits(instance.health) else { excluded += 1; continue }
+                guard AddressLiteral.isValid(instance.address) else {
+                    rejected.append(RejectedInstance(id: id, reason: "address \"\(instance.address)\" is not an IPv4 or IPv6 literal"))
+                    continue
+                }
+                guard let port = instance.port ?? backend.port else {
+                    rejected.append(RejectedInstance(id: id, reason: "no port: the instance has none and backend \(backend.name) sets no \"port\""))
+                    continue
+                }
+                guard (1...65535).contains(port) else {
+                    rejected.append(RejectedInstance(id: id, reason: "port \(port) is out of range"))
+                    continue
+                }
+                let weight = min(256, max(0, instance.weight ?? backend.defaultWeight))
+                // The same instance listed by two sources of one backend counts once.
+                guard seenIDs.insert(id).inserted else { continue }
+                let desired = DesiredInstance(id: id, address: instance.address, port: port, weight: weight, health: instance.health)
+                if let existing = byEndpoint[desired.endpoint] {
+                    // Two ids at one endpoint: keep the healthier, then the smaller id, so the choice is stable.
+                    let other = result[existing]
+                    if (desired.health, desired.id) < (other.health, other.id) {
+                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(desired.endpoint) as \(desired.id)"))
+                        result[existing] = desired
+                    } else {
+                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(desired.endpoint) as \(other.id)"))
+                    }
+                    continue
+                }
+                byEndpoint[desired.endpoint] = result.count
+                result.append(desired)
+            }
+        }
+        return DesiredBackend(backend: backend.name, instances: result, excludedByHealth: excluded, rejected: rejected)
+    }
+}

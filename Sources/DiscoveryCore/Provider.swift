@@ -1,0 +1,93 @@
+import Logging
+
+/// What one backend source asks of a provider: a service and provider-specific selectors.
+///
+/// Sources with the same provider, service and options share one `key`, so one watch serves them all.
+public struct SourceSpec: Sendable, Hashable {
+    /// The provider's registered name (`file`, `consul`, `ec2`).
+    public var provider: String
+    /// The service name as the provider knows it.
+    public var service: String
+    /// Provider-specific keys of the source object (everything but `provider` and `service`), as written.
+    public var options: [String: JSONValue]
+    /// JSON path of the source in the config, for error messages.
+    public var path: String
+
+    public init(provider: String, service: String, options: [String: JSONValue] = [:], path: String = "") {
+        self.provider = provider
+        self.service = service
+        self.options = options
+        self.path = path
+    }
+
+    /// Stable identity of what is watched: provider, service and options in canonical form.
+    public var key: String {
+        if options.isEmpty { return "\(provider):\(service)" }
+        return "\(provider):\(service):\(JSONValue.object(options).serialized())"
+    }
+
+    public static func == (a: SourceSpec, b: SourceSpec) -> Bool { a.key == b.key }
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+}
+
+/// A provider's report: the complete, current instance list for each listed source.
+///
+/// Sources not listed keep what they had: a provider that fails publishes nothing, so the last good
+/// snapshot stays applied.
+public struct ProviderUpdate: Sendable {
+    public var provider: String
+    /// Complete instance lists keyed by `SourceSpec.key`.
+    public var sources: [String: [Instance]]
+    /// Set when the provider has reason to distrust this answer (e.g. Consul reports no known leader);
+    /// a destructive change from a suspect answer is held by the guard whatever its size.
+    public var suspectReason: String?
+
+    public init(provider: String, sources: [String: [Instance]], suspectReason: String? = nil) {
+        self.provider = provider
+        self.sources = sources
+        self.suspectReason = suspectReason
+    }
+}
+
+/// Where providers send snapshots and report whether their source is answering.
+public protocol ProviderSink: Sendable {
+    /// Delivers complete snapshots for some sources.
+    func publish(_ update: ProviderUpdate) async
+    /// Records a successful round trip to the source (also when nothing changed), for staleness checks.
+    func reportSuccess(provider: String) async
+    /// Records a failed round trip; the last good snapshot stays applied.
+    func reportFailure(provider: String, error: String) async
+}
+
+/// A running watch of one discovery source.
+///
+/// `run` returns only when the task is cancelled (the stop signal); errors are reported to the sink and retried.
+public protocol DiscoveryProvider: Sendable {
+    var name: String { get }
+    /// How long without a successful answer before discovery counts as stale (watchdog, `/healthz`).
+    var stalenessLimit: Duration { get }
+    func run(sink: any ProviderSink) async throws
+}
+
+/// The environment a provider is built in, passed explicitly so tests can control it.
+public struct ProviderContext: Sendable {
+    public var environment: [String: String]
+    public var logger: Logger
+    /// Folder of the config file, for resolving relative paths.
+    public var configDirectory: String
+
+    public init(environment: [String: String], logger: Logger, configDirectory: String) {
+        self.environment = environment
+        self.logger = logger
+        self.configDirectory = configDirectory
+    }
+}
+
+/// Builds a provider from its config block; one per provider kind, registered in the executable.
+public protocol ProviderFactory: Sendable {
+    /// The key under `providers` and the `provider` value of sources.
+    var name: String { get }
+    /// Validates `providers.<name>` (at `path`) and every source naming this provider, and builds the provider.
+    /// Does no I/O beyond reading small local files the config names; errors name the JSON path.
+    func makeProvider(config: JSONValue, path: String, sources: [SourceSpec], context: ProviderContext) throws(ConfigError) -> any DiscoveryProvider
+}

@@ -1,0 +1,1 @@
+// Target under construction; replaced by its real sources.
