@@ -43,6 +43,7 @@ let package = Package(
                 "DiscoveryCore", "HAProxyRuntime", "StateStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Bridge",
             swiftSettings: strict

@@ -1,0 +1,25 @@
+import DiscoveryCore
+
+/// The sink providers publish into: snapshots go to the reconciler, successes and failures to `ProviderHealth`.
+public struct BridgeSink: ProviderSink {
+    let reconciler: Reconciler
+    let health: ProviderHealth
+
+    public init(reconciler: Reconciler, health: ProviderHealth) {
+        self.reconciler = reconciler
+        self.health = health
+    }
+
+    public func publish(_ update: ProviderUpdate) async {
+        health.recordSuccess(update.provider)
+        await reconciler.ingest(update)
+    }
+
+    public func reportSuccess(provider: String) async {
+        health.recordSuccess(provider)
+    }
+
+    public func reportFailure(provider: String, error: String) async {
+        health.recordFailure(provider, error: error)
+    }
+}

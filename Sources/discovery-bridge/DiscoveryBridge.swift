@@ -1,0 +1,85 @@
+import ArgumentParser
+import Bridge
+import DiscoveryCore
+import Foundation
+import HAProxyRuntime
+import Logging
+import ServiceLifecycle
+import StateStore
+
+@main
+struct DiscoveryBridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "discovery-bridge",
+        abstract: "Keeps HAProxy backends in step with service discovery through the Runtime API, without reloads.",
+        subcommands: [Run.self, Validate.self, Plan.self, Render.self, Status.self]
+    )
+}
+
+/// Options every subcommand shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path of the JSON config file.")
+    var config: String = "/etc/discovery-bridge/config.json"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides log_level).")
+    var logLevel: String?
+}
+
+/// EX_CONFIG from sysexits.h: the config is wrong.
+let exitBadConfig = ExitCode(78)
+
+func makeLogger(level: String?, configLevel: Logger.Level?) -> Logger {
+    var logger = Logger(label: "discovery-bridge")
+    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? configLevel ?? .info
+    return logger
+}
+
+func loadConfig(_ options: CommonOptions) throws -> (LoadedConfig, Logger) {
+    if let level = options.logLevel, Logger.Level(rawValue: level) == nil {
+        FileHandle.standardError.write(Data("--log-level: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\"\n".utf8))
+        throw exitBadConfig
+    }
+    let bootstrapLogger = makeLogger(level: options.logLevel, configLevel: nil)
+    do {
+        let loaded = try ConfigLoader(factories: ProviderRegistry.factories, logger: bootstrapLogger).load(path: options.config)
+        return (loaded, makeLogger(level: options.logLevel, configLevel: loaded.config.logLevel))
+    } catch {
+        FileHandle.standardError.write(Data("invalid config: \(error)\n".utf8))
+        throw exitBadConfig
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a config file; exit 0 when valid, 78 when not.")
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let (loaded, _) = try loadConfig(options)
+        let c = loaded.config
+        let slots = c.backends.reduce(0) { $0 + $1.slots }
+        print("\(options.config): valid: \(c.backends.count) backend(s), \(slots) slot(s), providers: \(c.providers.keys.sorted().joined(separator: ", "))")
+    }
+}
+
+struct Render: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the haproxy.cfg backend blocks with their pre-allocated slots.")
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let (loaded, _) = try loadConfig(options)
+        print(HAProxyConfigRenderer.render(loaded.config, source: options.config), terminator: "")
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the bridge until SIGTERM or SIGINT.")
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let (loaded, logger) = try loadConfig(options)
+        let daemon = BridgeDaemon(loaded: loaded, configPath: options.config, logLevelOverride: options.logLevel, logger: logger) { path in
+            try ConfigLoader(factories: ProviderRegistry.factories, logger: logger).load(path: path)
+        }
+        try await daemon.run()
+    }
+}
