@@ -1,0 +1,34 @@
+# discovery-bridge: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+PREFIX ?= /usr/local
+SWIFT_TEST_FLAGS ?= --parallel --num-workers 2
+
+.PHONY: all deps build release test demo install bench drills clean
+
+all: build
+
+# Installs what building, testing and the demo need, only when missing (root: apt-get and pip directly; else sudo).
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product discovery-bridge
+
+# The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+
+# A local HAProxy on loopback fed by the file provider; Ctrl-C stops everything it started.
+demo: build
+	@scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/discovery-bridge"
+
+install: release
+	@scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" "$(PREFIX)"
+
+clean:
+	rm -rf .build .demo

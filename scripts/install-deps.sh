@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system and Python packages discovery-bridge needs to build, test and run its demo.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing+=(libcurl4-openssl-dev)
+pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev pkg-config)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing system packages: ${missing[*]}"
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# moto_server (EC2 endpoint for tests) and boto3 (seeding it).
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import boto3, flask, flask_cors' >/dev/null 2>&1; then
+    echo "installing Python packages: moto[server] boto3"
+    python3 -m pip install -q 'moto[server]>=5,<6' boto3 || python3 -m pip install -q --break-system-packages 'moto[server]>=5,<6' boto3
+fi
