@@ -44,6 +44,7 @@ public final class BridgeDaemon: Sendable {
                 .init(service: ReconcilerService(reconciler: reconciler)),
                 .init(service: supervisor),
                 .init(service: reload),
+                .init(service: NotifierService(notifier: SystemdNotifier(), reconciler: reconciler, health: health, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
