@@ -39,6 +39,8 @@ public actor Reconciler {
     private var pendingSince: [String: ContinuousClock.Instant] = [:]
     private var lastUnslotted: [String: [String]] = [:]
     private var lastRejected: [String: [String]] = [:]
+    private var holds: [String: GuardHold] = [:]
+    private var suspect: [String: String] = [:]
     public private(set) var counters = Counters()
     public private(set) var lastSync: Date?
     public private(set) var lastError: String?
@@ -51,6 +53,8 @@ public actor Reconciler {
         public var haproxyErrors = 0
         public var haproxyRestarts = 0
         public var changesApplied = 0
+        public var guardHolds = 0
+        public var guardReleases = 0
         /// Seconds from a snapshot change arriving to its commands being acknowledged, most recent last (bounded).
         public var applyLatencies: [Double] = []
     }
@@ -74,6 +78,11 @@ public actor Reconciler {
     /// Takes a provider's snapshot; backends fed by a changed source are planned at the next cycle.
     public func ingest(_ update: ProviderUpdate) {
         var changed = false
+        for key in update.sources.keys where suspect[key] != update.suspectReason {
+            suspect[key] = update.suspectReason
+            changed = true
+            for backend in config.backends where backend.sources.contains(where: { $0.key == key }) { dirty.insert(backend.name) }
+        }
         for (key, instances) in update.sources where snapshots[key] != instances {
             snapshots[key] = instances
             changed = true
@@ -89,6 +98,7 @@ public actor Reconciler {
     public func updateConfig(_ newConfig: BridgeConfig) {
         let names = Set(newConfig.backends.map(\.name))
         tables = tables.filter { names.contains($0.key) }
+        holds = holds.filter { names.contains($0.key) }
         let keys = Set(newConfig.backends.flatMap { $0.sources.map(\.key) })
         snapshots = snapshots.filter { keys.contains($0.key) }
         config = newConfig
@@ -154,6 +164,11 @@ public actor Reconciler {
         var deadline = (lastResync ?? now) + config.haproxy.resyncInterval
         if !firstSyncDone || live == nil || !dirty.isEmpty { return now }
         let wallNow = wallClock()
+        for (name, hold) in holds {
+            guard let backend = config.backend(named: name) else { continue }
+            let due = hold.since + backend.guardPolicy.confirmAfter.seconds - wallNow
+            deadline = min(deadline, now + .milliseconds(Int64(max(0, due) * 1000) + 1))
+        }
         for table in tables.values {
             for slot in table.slots where slot.state == .draining {
                 deadline = min(deadline, (lastDrainCheck ?? now) + config.haproxy.drainCheckInterval)
@@ -199,6 +214,9 @@ public actor Reconciler {
             dirty.insert(name)
         }
 
+        for (name, hold) in holds {
+            if let backend = config.backend(named: name), wallNow >= hold.since + backend.guardPolicy.confirmAfter.seconds { dirty.insert(name) }
+        }
         let toPlan = dirty
         dirty = []
         guard !toPlan.isEmpty, let currentLive = live else {
@@ -208,12 +226,13 @@ public actor Reconciler {
 
         let plans = Planning.plan(
             backends: config.backends.filter { toPlan.contains($0.name) }, tables: tables, live: currentLive,
-            snapshots: snapshots, sessions: sessions, now: wallNow
+            snapshots: snapshots, sessions: sessions, holds: holds, suspect: suspect, now: wallNow
         )
         var lines: [String] = []
         var owners: [Int] = []
         for (index, item) in plans.enumerated() {
             reportDesiredProblems(backend: item.plan.backend, desired: item.desired)
+            trackHold(backend: item.plan.backend, item: item)
             if !item.plan.missingServers.isEmpty {
                 let missing = item.plan.missingServers
                 logger.error("servers missing from HAProxy: its haproxy.cfg declares fewer slots than the config; run `discovery-bridge render`",
@@ -326,6 +345,24 @@ public actor Reconciler {
             }
         }
     }
+
+    private func trackHold(backend: String, item: Planning.Item) {
+        let previous = holds[backend]
+        holds[backend] = item.hold
+        if let hold = item.hold, previous?.fingerprint != hold.fingerprint {
+            counters.guardHolds += 1
+            logger.warning("guard holding a destructive change; the last good servers stay", metadata: [
+                "backend": "\(backend)", "reason": "\(hold.reason)", "would_remove": "\(hold.wouldRemove)",
+            ])
+        }
+        if item.guardReleased {
+            counters.guardReleases += 1
+            logger.notice("guard released: the change persisted or is no longer destructive", metadata: ["backend": "\(backend)"])
+        }
+    }
+
+    /// Guard holds in force, per backend.
+    public func guardHolds() -> [String: GuardHold] { holds }
 
     private func reportUnslotted(backend: String, plan: BackendPlan) {
         let ids = plan.unslotted.map(\.id)

@@ -52,6 +52,7 @@ struct Plan: AsyncParsableCommand {
         var total = 0
         for item in items {
             print("# backend \(item.plan.backend): \(item.plan.commands.count) command(s)")
+            if let hold = item.hold { print("#   guard holds this change: \(hold.reason)") }
             for change in item.plan.changes { print("#   \(change)") }
             for id in item.plan.unslotted.map(\.id) { print("#   no slot for \(id)") }
             for r in item.desired.rejected { print("#   rejected \(r.id): \(r.reason)") }
