@@ -17,6 +17,7 @@ public final class BridgeDaemon: Sendable {
     let readConfig: ConfigReader
     public let reconciler: Reconciler
     public let health: ProviderHealth
+    public let metrics = BridgeMetrics()
     let supervisor: ProviderSupervisor
 
     public init(loaded: LoadedConfig, configPath: String, logLevelOverride: String?, logger: Logger, readConfig: @escaping ConfigReader) {
@@ -26,7 +27,7 @@ public final class BridgeDaemon: Sendable {
         self.readConfig = readConfig
         let config = loaded.config
         let client = RuntimeClient(endpoint: RuntimeEndpoint(config.haproxy.runtimeAPI), timeout: config.haproxy.timeout, logger: logger)
-        self.reconciler = Reconciler(config: config, haproxy: client, store: StateStore(path: config.stateFile), logger: logger)
+        self.reconciler = Reconciler(config: config, haproxy: client, store: StateStore(path: config.stateFile), logger: logger, metrics: metrics)
         self.health = ProviderHealth(providers: loaded.providers)
         self.supervisor = ProviderSupervisor(providers: loaded.providers, sink: BridgeSink(reconciler: reconciler, health: health), logger: logger)
     }
@@ -38,14 +39,17 @@ public final class BridgeDaemon: Sendable {
             "backends": "\(config.backends.map(\.name).joined(separator: ","))",
             "providers": "\(loaded.providers.map(\.name).joined(separator: ","))",
         ])
-        let reload = ReloadService(daemon: self)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ReconcilerService(reconciler: reconciler)),
+            .init(service: supervisor),
+            .init(service: ReloadService(daemon: self)),
+            .init(service: NotifierService(notifier: SystemdNotifier(), reconciler: reconciler, health: health, logger: logger)),
+        ]
+        if let listen = config.metrics {
+            services.append(.init(service: MetricsServer(settings: listen, metrics: metrics, reconciler: reconciler, health: health, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: ReconcilerService(reconciler: reconciler)),
-                .init(service: supervisor),
-                .init(service: reload),
-                .init(service: NotifierService(notifier: SystemdNotifier(), reconciler: reconciler, health: health, logger: logger)),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

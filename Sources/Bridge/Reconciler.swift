@@ -19,6 +19,7 @@ public actor Reconciler {
     let store: StateStore
     let persister: StatePersister
     let wallClock: WallClock
+    let metrics: BridgeMetrics?
     private let wakeup = Wakeup()
 
     private var tables: [String: BackendSlots] = [:]
@@ -59,7 +60,11 @@ public actor Reconciler {
         public var applyLatencies: [Double] = []
     }
 
-    public init(config: BridgeConfig, haproxy: any HAProxyControl, store: StateStore, logger: Logger, wallClock: @escaping WallClock = { Date().timeIntervalSince1970 }) {
+    public init(
+        config: BridgeConfig, haproxy: any HAProxyControl, store: StateStore, logger: Logger, metrics: BridgeMetrics? = nil,
+        wallClock: @escaping WallClock = { Date().timeIntervalSince1970 }
+    ) {
+        self.metrics = metrics
         self.config = config
         self.haproxy = haproxy
         self.store = store
@@ -291,6 +296,7 @@ public actor Reconciler {
     }
 
     private func recordLatency(_ seconds: Double) {
+        metrics?.observeApplyLatency(seconds)
         counters.applyLatencies.append(seconds)
         if counters.applyLatencies.count > 4096 { counters.applyLatencies.removeFirst(counters.applyLatencies.count - 4096) }
     }
@@ -408,6 +414,12 @@ public actor Reconciler {
 
     /// Whether the last state write failed (the bridge then serves from memory).
     public nonisolated var stateWriteFailing: Bool { persister.isFailing }
+
+    /// State file writes and failures so far.
+    public nonisolated var stateWriteCounters: (writes: Int, failures: Int) {
+        let c = persister.counters
+        return (c.writes, c.failures)
+    }
 
     /// Number of instances discovered per source key.
     public func discoveredCounts() -> [String: Int] { snapshots.mapValues(\.count) }

@@ -1,0 +1,161 @@
+import DiscoveryCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// Serves `GET /metrics` (Prometheus text), `GET /healthz` (200 while fresh, else 503) and `GET /status`
+/// (the slot table as JSON) on `metrics.listen`.
+public struct MetricsServer: Service {
+    let settings: MetricsSettings
+    let metrics: BridgeMetrics
+    let reconciler: Reconciler
+    let health: ProviderHealth
+    let logger: Logger
+    /// Called with the bound port once listening (useful with port 0).
+    let onListening: @Sendable (Int) -> Void
+
+    public init(settings: MetricsSettings, metrics: BridgeMetrics, reconciler: Reconciler, health: ProviderHealth, logger: Logger,
+                onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.settings = settings
+        self.metrics = metrics
+        self.reconciler = reconciler
+        self.health = health
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 64)
+            .bind(host: settings.host, port: settings.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? settings.port
+        logger.info("metrics endpoint listening", metadata: ["listen": "\(settings.host):\(port)"])
+        onListening(port)
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serves one connection; a client idle for 10 s is dropped.
+    func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await connection.executeThenClose { inbound, outbound in
+                        var head: HTTPRequestHead?
+                        for try await part in inbound {
+                            switch part {
+                            case .head(let h): head = h
+                            case .body: break
+                            case .end:
+                                guard let h = head else { continue }
+                                let (status, contentType, body) = await self.respond(to: h)
+                                var headers = HTTPHeaders()
+                                headers.add(name: "Content-Type", value: contentType)
+                                headers.add(name: "Content-Length", value: String(body.count))
+                                headers.add(name: "Connection", value: h.isKeepAlive ? "keep-alive" : "close")
+                                try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
+                                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+                                try await outbound.write(.end(nil))
+                                if !h.isKeepAlive { return }
+                                head = nil
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    throw CancellationError()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            logger.debug("metrics connection closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func respond(to head: HTTPRequestHead) async -> (HTTPResponseStatus, String, [UInt8]) {
+        guard head.method == .GET || head.method == .HEAD else {
+            return (.methodNotAllowed, "text/plain", Array("only GET\n".utf8))
+        }
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch path {
+        case "/metrics":
+            await metrics.refresh(reconciler: reconciler, health: health)
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
+        case "/healthz":
+            let (fresh, reason) = await freshness()
+            return fresh ? (.ok, "text/plain", Array("ok\n".utf8)) : (.serviceUnavailable, "text/plain", Array("\(reason)\n".utf8))
+        case "/status":
+            return (.ok, "application/json", Array(await statusJSON().utf8))
+        default:
+            return (.notFound, "text/plain", Array("not found: try /metrics, /healthz or /status\n".utf8))
+        }
+    }
+
+    /// Fresh: HAProxy reached by the last reconciliation, and every provider answered within its staleness limit.
+    func freshness() async -> (Bool, String) {
+        var problems: [String] = []
+        if !(await reconciler.hasSynced) { problems.append("not yet synchronised with HAProxy") }
+        if let error = await reconciler.lastError { problems.append(error) }
+        let stale = health.staleProviders()
+        if !stale.isEmpty { problems.append("stale providers: \(stale.joined(separator: ", "))") }
+        return (problems.isEmpty, problems.joined(separator: "; "))
+    }
+
+    func statusJSON() async -> String {
+        let tables = await reconciler.slotTables()
+        let holds = await reconciler.guardHolds()
+        let unslotted = await reconciler.unslotted()
+        let config = await reconciler.config
+        var backends: [String: JSONValue] = [:]
+        for backend in config.backends {
+            var slots: [JSONValue] = []
+            for slot in tables[backend.name]?.slots ?? [] {
+                var o: [String: JSONValue] = [
+                    "slot": .string(slot.server), "state": .string(slot.state.rawValue), "weight": .int(Int64(slot.weight)),
+                    "since": .double(slot.since), "dynamic": .bool(slot.dynamic),
+                ]
+                if let id = slot.instanceID { o["instance"] = .string(id) }
+                if let a = slot.address { o["address"] = .string(a) }
+                if let p = slot.port { o["port"] = .int(Int64(p)) }
+                if let d = slot.drainDeadline { o["drain_deadline"] = .double(d) }
+                slots.append(.object(o))
+            }
+            var b: [String: JSONValue] = ["slots": .array(slots), "unslotted": .array((unslotted[backend.name] ?? []).map { .string($0) })]
+            if let hold = holds[backend.name] {
+                b["guard_hold"] = .object(["reason": .string(hold.reason), "since": .double(hold.since), "would_remove": .int(Int64(hold.wouldRemove))])
+            }
+            backends[backend.name] = .object(b)
+        }
+        var providers: [String: JSONValue] = [:]
+        let now = ContinuousClock.now
+        for (name, entry) in health.snapshot {
+            var p: [String: JSONValue] = ["successes": .int(Int64(entry.successes)), "failures": .int(Int64(entry.failures))]
+            if let s = entry.lastSuccess { p["seconds_since_success"] = .double((now - s).seconds) }
+            if let e = entry.lastError { p["last_error"] = .string(e) }
+            providers[name] = .object(p)
+        }
+        let (fresh, reason) = await freshness()
+        var root: [String: JSONValue] = ["backends": .object(backends), "providers": .object(providers), "fresh": .bool(fresh)]
+        if !fresh { root["problems"] = .string(reason) }
+        if let last = await reconciler.lastSync { root["last_sync"] = .string(ISO8601DateFormatter().string(from: last)) }
+        return root.isEmpty ? "{}" : JSONValue.object(root).serialized(pretty: true) + "\n"
+    }
+}
