@@ -28,7 +28,14 @@ struct CommonOptions: ParsableArguments {
 /// EX_CONFIG from sysexits.h: the config is wrong.
 let exitBadConfig = ExitCode(78)
 
+/// Logs go to stderr as logfmt; under systemd (JOURNAL_STREAM set) without timestamps, journald adds its own.
+let bootstrapLogging: Void = {
+    let underJournal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
+    LoggingSystem.bootstrap { label in LogfmtHandler(label: label, timestamps: !underJournal) }
+}()
+
 func makeLogger(level: String?, configLevel: Logger.Level?) -> Logger {
+    _ = bootstrapLogging
     var logger = Logger(label: "discovery-bridge")
     logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? configLevel ?? .info
     return logger
