@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs discovery-bridge as a systemd service: binary, unit, a system user, and a config skeleton.
+# Never overwrites an existing config. Usage: install.sh PATH-TO-BINARY PREFIX   (DESTDIR is honoured for packaging)
+set -euo pipefail
+binary="${1:?usage: install.sh PATH-TO-BINARY PREFIX}"
+prefix="${2:-/usr/local}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dest="${DESTDIR:-}"
+
+install -d -m 0755 "$dest$prefix/bin" "$dest/etc/systemd/system" "$dest$prefix/share/doc/discovery-bridge"
+install -m 0755 "$binary" "$dest$prefix/bin/discovery-bridge"
+sed "s#/usr/local/bin/discovery-bridge#$prefix/bin/discovery-bridge#g" "$root/systemd/discovery-bridge.service" \
+    > "$dest/etc/systemd/system/discovery-bridge.service"
+chmod 0644 "$dest/etc/systemd/system/discovery-bridge.service"
+install -m 0644 "$root/README.md" "$root/config.sample.json" "$dest$prefix/share/doc/discovery-bridge/"
+
+install -d -m 0750 "$dest/etc/discovery-bridge"
+if [ ! -e "$dest/etc/discovery-bridge/config.json" ]; then
+    install -m 0640 "$root/config.sample.json" "$dest/etc/discovery-bridge/config.json"
+    echo "wrote /etc/discovery-bridge/config.json from the sample: edit it, then 'discovery-bridge validate'"
+fi
+if [ ! -e "$dest/etc/discovery-bridge/instances.json" ]; then
+    echo '{"services": {}}' > "$dest/etc/discovery-bridge/instances.json"
+    chmod 0640 "$dest/etc/discovery-bridge/instances.json"
+fi
+
+if [ -z "$dest" ]; then
+    if ! getent passwd discovery-bridge >/dev/null; then
+        useradd --system --no-create-home --home-dir /var/lib/discovery-bridge --shell /usr/sbin/nologin discovery-bridge
+    fi
+    getent group haproxy >/dev/null && usermod -a -G haproxy discovery-bridge || true
+    chgrp discovery-bridge /etc/discovery-bridge /etc/discovery-bridge/config.json /etc/discovery-bridge/instances.json
+    install -d -m 0700 -o discovery-bridge -g discovery-bridge /var/lib/discovery-bridge
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+        echo "installed; start with: systemctl enable --now discovery-bridge"
+    else
+        echo "installed (systemd not running here: unit written to /etc/systemd/system)"
+    fi
+fi
