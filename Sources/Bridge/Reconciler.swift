@@ -31,6 +31,7 @@ public actor Reconciler {
     private var dirty: Set<String> = []
     private var lastResync: ContinuousClock.Instant?
     private var lastDrainCheck: ContinuousClock.Instant?
+    private var lastRestartCheck: ContinuousClock.Instant?
     private var retryAt: ContinuousClock.Instant?
     private var backoff = Backoff()
     private let stopFlag = Atomic<Bool>(false)
@@ -166,7 +167,7 @@ public actor Reconciler {
     func nextDeadline() -> ContinuousClock.Instant? {
         if let retryAt { return retryAt }
         let now = ContinuousClock.now
-        var deadline = (lastResync ?? now) + config.haproxy.resyncInterval
+        var deadline = min((lastResync ?? now) + config.haproxy.resyncInterval, (lastRestartCheck ?? now) + config.haproxy.restartCheckInterval)
         if !firstSyncDone || live == nil || !dirty.isEmpty { return now }
         let wallNow = wallClock()
         for (name, hold) in holds {
@@ -192,11 +193,26 @@ public actor Reconciler {
         retryAt = nil
         counters.cycles += 1
 
+        // A cheap pid check between resyncs: an HAProxy restart is re-applied within about a second.
+        if live != nil, let known = identity, lastRestartCheck.map({ now - $0 >= config.haproxy.restartCheckInterval }) ?? true {
+            lastRestartCheck = now
+            do {
+                let answers = try await haproxy.raw(["show info"])
+                if let answer = answers.first, let info = try? RuntimeParsers.info(answer),
+                   HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec) != known {
+                    live = nil
+                }
+            } catch {
+                fail("checking HAProxy's pid", BridgeError.haproxy(error.description))
+                return
+            }
+        }
         if live == nil || lastResync.map({ now - $0 >= config.haproxy.resyncInterval }) ?? true {
             do {
                 let state = try await haproxy.readLiveState()
                 absorbLive(state)
                 lastResync = .now
+                lastRestartCheck = .now
             } catch {
                 fail("reading live state", error)
                 return

@@ -40,12 +40,18 @@ public struct HAProxySettings: Sendable, Equatable {
     public var resyncInterval: Duration
     /// How often sessions of draining slots are checked.
     public var drainCheckInterval: Duration
+    /// How often HAProxy's pid is checked (`show info`, one command) to notice a restart between resyncs.
+    public var restartCheckInterval: Duration
 
-    public init(runtimeAPI: RuntimeAPIAddress, timeout: Duration = .seconds(2), resyncInterval: Duration = .seconds(10), drainCheckInterval: Duration = .seconds(1)) {
+    public init(
+        runtimeAPI: RuntimeAPIAddress, timeout: Duration = .seconds(2), resyncInterval: Duration = .seconds(10),
+        drainCheckInterval: Duration = .seconds(1), restartCheckInterval: Duration = .seconds(1)
+    ) {
         self.runtimeAPI = runtimeAPI
         self.timeout = timeout
         self.resyncInterval = resyncInterval
         self.drainCheckInterval = drainCheckInterval
+        self.restartCheckInterval = restartCheckInterval
     }
 }
 

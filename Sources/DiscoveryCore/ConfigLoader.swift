@@ -88,8 +88,13 @@ public struct ConfigLoader: Sendable {
         guard resync >= .milliseconds(100) else { throw ConfigError(path: "haproxy.resync_interval", "must be at least 100ms") }
         let drainCheck = try hx.duration("drain_check_interval") ?? .seconds(1)
         guard drainCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.drain_check_interval", "must be at least 50ms") }
+        let restartCheck = try hx.duration("restart_check_interval") ?? .seconds(1)
+        guard restartCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.restart_check_interval", "must be at least 50ms") }
         try hx.finish()
-        let haproxy = HAProxySettings(runtimeAPI: api, timeout: .milliseconds(timeoutMs), resyncInterval: resync, drainCheckInterval: drainCheck)
+        let haproxy = HAProxySettings(
+            runtimeAPI: api, timeout: .milliseconds(timeoutMs), resyncInterval: resync, drainCheckInterval: drainCheck,
+            restartCheckInterval: restartCheck
+        )
 
         // state_file
         let stateFile = try root.nonEmptyString("state_file") ?? "/var/lib/discovery-bridge/state.json"
