@@ -15,7 +15,7 @@ struct NotifierService: Service {
         guard notifier.isEnabled else { return }
         let ready = Wakeup()
         await reconciler.onFirstSync { ready.signal() }
-        await withGracefulShutdownHandler {
+        _ = await withGracefulShutdownHandler {
             await ready.wait(until: nil)
         } onGracefulShutdown: {
             ready.signal()
