@@ -12,7 +12,11 @@ struct NotifierService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard notifier.isEnabled else { return }
+        guard notifier.isEnabled else {
+            // Not under systemd: stay until shutdown, since a service that returns early stops the group.
+            try? await gracefulShutdown()
+            return
+        }
         let ready = Wakeup()
         await reconciler.onFirstSync { ready.signal() }
         _ = await withGracefulShutdownHandler {
