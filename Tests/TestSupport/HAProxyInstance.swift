@@ -28,7 +28,7 @@ public final class HAProxyInstance: @unchecked Sendable {
     public let executable: String
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true) async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s") async throws {
         guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
         executable = exe
         directory = try TemporaryDirectory(prefix: "db-haproxy")
@@ -37,8 +37,9 @@ public final class HAProxyInstance: @unchecked Sendable {
         var cfg = """
         global
             stats socket \(socketPath) mode 600 level admin
-            stats timeout 30s
+            stats timeout \(statsTimeout)
             pidfile \(directory.file("haproxy.pid"))
+        \(extraGlobal)
         defaults
             mode http
             timeout connect 1s
