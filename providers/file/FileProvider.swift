@@ -104,7 +104,7 @@ public struct FileProvider: DiscoveryProvider {
             let changed = await watcher.wait(timeout: pollInterval)
             if changed {
                 // Let a burst of events (an editor's write + rename) settle into one read.
-                try? await Task.sleep(for: .milliseconds(2))
+                try? await Task.sleep(for: .milliseconds(1))
                 watcher.drain()
                 forceRead = true
             }
