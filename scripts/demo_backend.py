@@ -5,6 +5,10 @@ import sys
 
 
 def main() -> None:
+    import signal
+    # Children of some launchers inherit SIGTERM blocked or ignored; restore the default so a stop is immediate.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     port, name = int(sys.argv[1]), sys.argv[2]
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -5,7 +5,7 @@ import Logging
 import Glibc
 #endif
 
-/// Registers the `file` provider: `providers.file` = `{"path": "...", "poll_interval": "2s"}`.
+/// Registers the `file` provider: `providers.file` = `{"path": "...", "poll_interval": "2s", "stale_after": "60s"}`.
 public struct FileProviderFactory: ProviderFactory {
     public let name = "file"
 
@@ -17,6 +17,8 @@ public struct FileProviderFactory: ProviderFactory {
         guard !file.isEmpty else { throw ConfigError(path: r.pathOf("path"), "is required: the instances file to watch") }
         let poll = try r.duration("poll_interval") ?? .seconds(2)
         guard poll >= .milliseconds(10) else { throw ConfigError(path: r.pathOf("poll_interval"), "must be at least 10ms") }
+        let staleAfter = try r.duration("stale_after") ?? max(.seconds(60), poll * 3)
+        guard staleAfter > poll else { throw ConfigError(path: r.pathOf("stale_after"), "must be longer than poll_interval") }
         try r.finish()
         var filters: [String: [String]] = [:]
         for source in sources {
@@ -27,7 +29,7 @@ public struct FileProviderFactory: ProviderFactory {
         }
         let resolved = file.hasPrefix("/") ? file : (context.configDirectory as NSString).appendingPathComponent(file)
         return FileProvider(
-            path: resolved, pollInterval: poll,
+            path: resolved, pollInterval: poll, stalenessLimit: staleAfter,
             sources: sources.map { FileProvider.Source(key: $0.key, service: $0.service, tags: filters[$0.key] ?? []) },
             logger: context.logger
         )
@@ -51,12 +53,13 @@ public struct FileProvider: DiscoveryProvider {
     public let sources: [Source]
     let logger: Logger
 
-    /// The file is local; it counts as stale only when unreadable for a long time.
-    public var stalenessLimit: Duration { max(.seconds(60), pollInterval * 3) }
+    /// How long the file may stay unreadable or malformed before discovery counts as stale (`stale_after`).
+    public let stalenessLimit: Duration
 
-    public init(path: String, pollInterval: Duration, sources: [Source], logger: Logger) {
+    public init(path: String, pollInterval: Duration, stalenessLimit: Duration = .seconds(60), sources: [Source], logger: Logger) {
         self.path = path
         self.pollInterval = pollInterval
+        self.stalenessLimit = stalenessLimit
         self.sources = sources
         self.logger = logger
     }

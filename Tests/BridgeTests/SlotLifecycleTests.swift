@@ -1,0 +1,246 @@
+import Bridge
+import DiscoveryCore
+import Foundation
+import HAProxyRuntime
+import StateStore
+import TestSupport
+import XCTest
+
+/// The spine, end to end: instances file → file provider → reconciler → a real HAProxy 2.6, checked through
+/// `show servers state` and real HTTP traffic.
+final class SlotLifecycleTests: XCTestCase {
+    var haproxy: HAProxyInstance?
+    var harness: BridgeHarness?
+    var http: HTTPBackends?
+
+    override func tearDown() async throws {
+        await harness?.cleanup()
+        haproxy?.cleanup()
+        http?.stop()
+    }
+
+    func setUpBridge(slots: Int = 4, growth: String = #"{"mode": "none"}"#, drainTimeout: String = "30s", extra: String = #""guard": {"max_removed_fraction": 1.0, "min_servers": 0}"#, backends: Int = 3) async throws -> (BridgeHarness, [Int]) {
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: slots)])
+        haproxy = h
+        let b = try await HTTPBackends(count: backends)
+        http = b
+        let harness = try BridgeHarness(haproxy: h, backendsJSON: """
+        [{ "name": "web", "slots": \(slots), "server_prefix": "slot", "port": 8080, "server_options": "",
+           "sources": [{ "provider": "file", "service": "web" }], "health": "passing", "drain_timeout": "\(drainTimeout)",
+           "growth": \(growth) }]
+        """, extra: extra)
+        self.harness = harness
+        return (harness, b.ports)
+    }
+
+    func test_new_instances_take_the_lowest_free_slots_and_serve_traffic() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil), ("web-2", ports[1], nil)]])
+        try bridge.start()
+        try await eventually("two slots ready") { try await bridge.ready("web").count == 2 }
+        let ready = try await bridge.ready("web")
+        XCTAssertEqual(ready, ["slot1": "127.0.0.1:\(ports[0])", "slot2": "127.0.0.1:\(ports[1])"])
+        let port = try XCTUnwrap(haproxy?.frontendPorts["web"])
+        let serving = try await backendsServing(port: port)
+        XCTAssertEqual(serving, ["backend-1", "backend-2"])
+    }
+
+    func test_file_change_reaches_haproxy_within_milliseconds() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 4)
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
+        try bridge.start()
+        try await eventually("first slot ready") { try await bridge.ready("web").count == 1 }
+        var latencies: [Double] = []
+        for i in 0..<40 {
+            let weight = 10 + i
+            let start = ContinuousClock.now
+            try bridge.writeInstances(["web": [("web-1", ports[0], weight)]])
+            try await eventually("weight \(weight) applied", every: .microseconds(500)) {
+                try await bridge.servers("web")["slot1"]?.userWeight == weight
+            }
+            latencies.append((ContinuousClock.now - start).seconds * 1000)
+        }
+        latencies.sort()
+        print(String(format: "figure: file change -> HAProxy state (debug build, %d changes): median %.2f ms, p90 %.2f ms, max %.2f ms",
+                     latencies.count, latencies[latencies.count / 2], latencies[latencies.count * 9 / 10], latencies.last ?? 0))
+    }
+
+    func test_a_weight_change_only_sets_the_weight() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        try bridge.writeInstances(["web": [("web-1", ports[0], 10)]])
+        try bridge.start()
+        try await eventually("weight 10") { try await bridge.servers("web")["slot1"]?.userWeight == 10 }
+        let sentBefore = await bridge.reconciler?.counters.commandsSent ?? 0
+        try bridge.writeInstances(["web": [("web-1", ports[0], 200)]])
+        try await eventually("weight 200") { try await bridge.servers("web")["slot1"]?.userWeight == 200 }
+        let sentAfter = await bridge.reconciler?.counters.commandsSent ?? 0
+        XCTAssertEqual(sentAfter - sentBefore, 1, "a weight change is one `set weight` command")
+        let ready = try await bridge.ready("web")
+        XCTAssertEqual(ready["slot1"], "127.0.0.1:\(ports[0])")
+    }
+
+    func test_a_removed_instance_drains_then_goes_to_maint_and_only_then_frees_its_slot() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 2, drainTimeout: "30s")
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil), ("web-2", ports[1], nil)]])
+        try bridge.start()
+        try await eventually("two ready") { try await bridge.ready("web").count == 2 }
+        let port = try XCTUnwrap(haproxy?.frontendPorts["web"])
+
+        // A long request in flight on web-2's slot when web-2 disappears.
+        var slowOnSlot2 = false
+        var inflight: Task<(status: Int, body: String), Error>?
+        for _ in 0..<4 where !slowOnSlot2 {
+            let t = Task { try await httpGet("http://127.0.0.1:\(port)/slow/1.5", timeout: 10) }
+            try await Task.sleep(for: .milliseconds(100))
+            let sessions = try await bridge.poller.showSessions(backend: "web")
+            if sessions["slot2"] == 1 { inflight = t; slowOnSlot2 = true } else { _ = try await t.value }
+        }
+        let request = try XCTUnwrap(inflight, "could not place a long request on slot2")
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
+        try await eventually("slot2 draining") { (try await bridge.servers("web")["slot2"]?.adminState ?? 0) & 0x08 != 0 }
+        let table = await bridge.reconciler?.slotTables()["web"]
+        XCTAssertEqual(table?.slots.first { $0.server == "slot2" }?.state, .draining)
+
+        // A new instance must not take the draining slot, and there is no other: it waits unslotted.
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil), ("web-3", ports[2], nil)]])
+        try await Task.sleep(for: .milliseconds(300))
+        let whileDraining = try await bridge.servers("web")["slot2"]
+        XCTAssertNotEqual((whileDraining?.adminState ?? 0) & 0x08, 0, "still draining while the request runs")
+        XCTAssertEqual(whileDraining?.port, ports[1])
+
+        let answer = try await request.value
+        XCTAssertEqual(answer.status, 200, "the in-flight request finished normally")
+        XCTAssertTrue(answer.body.contains("backend-2"))
+        // Sessions reached 0: maint, then the slot is free and web-3 takes it.
+        try await eventually("web-3 on slot2", timeout: .seconds(5)) { try await bridge.ready("web")["slot2"] == "127.0.0.1:\(ports[2])" }
+    }
+
+    func test_drain_timeout_forces_maint_even_with_sessions() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 2, drainTimeout: "300ms",
+                                                    extra: #""guard": {"max_removed_fraction": 1.0, "min_servers": 0, "allow_empty": true, "confirm_after": "0s"}"#)
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
+        try bridge.start()
+        try await eventually("ready") { try await bridge.ready("web").count == 1 }
+        let port = try XCTUnwrap(haproxy?.frontendPorts["web"])
+        let request = Task { try await httpGet("http://127.0.0.1:\(port)/slow/3", timeout: 10) }
+        try await eventually("session open") { try await bridge.poller.showSessions(backend: "web")["slot1"] == 1 }
+        let removedAt = ContinuousClock.now
+        try bridge.writeInstances(["web": []])
+        do {
+            try await eventually("slot1 in maint") { (try await bridge.servers("web")["slot1"]?.adminState ?? 0) & 0x01 != 0 }
+        } catch {
+            print("DEBUG", await bridge.reconciler?.slotTables() as Any, await bridge.reconciler?.guardHolds() as Any, try await bridge.servers("web"))
+            throw error
+        }
+        let elapsed = ContinuousClock.now - removedAt
+        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(250))
+        XCTAssertLessThan(elapsed, .seconds(2))
+        request.cancel()
+    }
+
+    func test_slots_grow_with_add_server_when_they_run_out() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 2, growth: #"{"mode": "add_server", "increment": 2, "max_slots": 6}"#)
+        try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil), ("c", ports[2], nil)]])
+        try bridge.start()
+        try await eventually("three ready") { try await bridge.ready("web").count == 3 }
+        let servers = try await bridge.servers("web")
+        XCTAssertNotNil(servers["slot3"])
+        XCTAssertNotNil(servers["slot4"], "growth adds `increment` servers at once")
+        let slot3 = try await bridge.ready("web")["slot3"]
+        XCTAssertEqual(slot3, "127.0.0.1:\(ports[2])")
+        let port = try XCTUnwrap(haproxy?.frontendPorts["web"])
+        let serving = try await backendsServing(port: port)
+        XCTAssertEqual(serving, ["backend-1", "backend-2", "backend-3"])
+    }
+
+    func test_a_bridge_restart_keeps_every_assignment() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 4)
+        try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil), ("c", ports[2], nil)]])
+        try bridge.start()
+        try await eventually("three ready") { try await bridge.ready("web").count == 3 }
+        try bridge.writeInstances(["web": [("a", ports[0], nil), ("c", ports[2], nil)]])
+        try await eventually("b draining or gone") { try await bridge.ready("web").count == 2 }
+        let before = try await bridge.servers("web")
+        await bridge.stop()
+        let doc = try XCTUnwrap(try StateStore(path: bridge.statePath).load())
+        XCTAssertEqual(doc.backends["web"]?.slots.filter { $0.state == .active }.compactMap(\.instanceID).sorted(), ["file/a", "file/c"])
+
+        // The instances come back in another order; each keeps its slot and nothing is re-sent.
+        try bridge.writeInstances(["web": [("c", ports[2], nil), ("a", ports[0], nil)]])
+        try bridge.start()
+        try await eventually("synced again") { await bridge.reconciler?.hasSynced == true }
+        try await Task.sleep(for: .milliseconds(200))
+        let after = try await bridge.servers("web")
+        for name in ["slot1", "slot3"] {
+            XCTAssertEqual(after[name]?.address, before[name]?.address)
+            XCTAssertEqual(after[name]?.port, before[name]?.port)
+            XCTAssertEqual(after[name]?.adminState, before[name]?.adminState)
+        }
+        let sent = await bridge.reconciler?.counters.commandsSent ?? -1
+        XCTAssertLessThanOrEqual(sent, 1, "a restart with nothing changed sends (almost) nothing; at most slot2's maint")
+    }
+
+    func test_an_haproxy_restart_is_reapplied_including_added_servers() async throws {
+        let (bridge, ports) = try await setUpBridge(slots: 2, growth: #"{"mode": "add_server", "increment": 1}"#)
+        try bridge.writeInstances(["web": [("a", ports[0], 5), ("b", ports[1], nil), ("c", ports[2], nil)]])
+        try bridge.start()
+        try await eventually("three ready") { try await bridge.ready("web").count == 3 }
+        let before = try await bridge.ready("web")
+        let h = try XCTUnwrap(haproxy)
+        let restartedAt = ContinuousClock.now
+        try await h.restart()
+        let answeringAt = ContinuousClock.now
+        try await eventually("re-applied", timeout: .seconds(5), every: .milliseconds(10)) { try await bridge.ready("web") == before }
+        let figure = ContinuousClock.now - answeringAt
+        print("figure: slots re-applied \(figure) after the restarted HAProxy answered (restart took \(answeringAt - restartedAt))")
+        XCTAssertLessThan(figure, .seconds(2))
+        let weight = try await bridge.servers("web")["slot1"]?.userWeight
+        XCTAssertEqual(weight, 5)
+        let restarts = await bridge.reconciler?.counters.haproxyRestarts ?? 0
+        XCTAssertGreaterThanOrEqual(restarts, 1)
+    }
+
+    func test_a_malformed_instances_file_changes_nothing() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil)]])
+        try bridge.start()
+        try await eventually("two ready") { try await bridge.ready("web").count == 2 }
+        let before = try await bridge.servers("web")
+        for bad in [#"{"services": {"web": [{"id": "a", "address": "not-an-ip"}]}}"#, #"{"services": "#, #"{"servics": {}}"#, ""] {
+            try bridge.writeRaw(bad)
+            try await Task.sleep(for: .milliseconds(150))
+            let now = try await bridge.servers("web")
+            XCTAssertEqual(now.mapValues { "\($0.address):\($0.port):\($0.adminState)" }, before.mapValues { "\($0.address):\($0.port):\($0.adminState)" }, bad)
+        }
+    }
+
+    func test_haproxy_down_at_start_is_retried_and_then_applied() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        let h = try XCTUnwrap(haproxy)
+        h.stop()
+        try bridge.writeInstances(["web": [("a", ports[0], nil)]])
+        try bridge.start()
+        try await Task.sleep(for: .milliseconds(400))
+        let lastError = await bridge.reconciler?.lastError
+        XCTAssertNotNil(lastError, "the failure is visible")
+        try await h.start()
+        try await eventually("applied once HAProxy is up", timeout: .seconds(10)) { try await bridge.ready("web").count == 1 }
+    }
+
+    func test_a_corrupt_state_file_is_set_aside_and_slots_are_adopted_from_haproxy() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil)]])
+        try bridge.start()
+        try await eventually("two ready") { try await bridge.ready("web").count == 2 }
+        let before = try await bridge.ready("web")
+        await bridge.stop()
+        try "{ this is not json".write(toFile: bridge.statePath, atomically: true, encoding: .utf8)
+        try bridge.start()
+        try await eventually("synced") { await bridge.reconciler?.hasSynced == true }
+        try await Task.sleep(for: .milliseconds(100))
+        let after = try await bridge.ready("web")
+        XCTAssertEqual(after, before, "adoption by endpoint keeps every slot")
+        let files = try FileManager.default.contentsOfDirectory(atPath: bridge.dir.path)
+        XCTAssertTrue(files.contains { $0.hasPrefix("state.json.corrupt-") }, "\(files)")
+    }
+}
