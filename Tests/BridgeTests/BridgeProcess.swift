@@ -1,0 +1,64 @@
+import Foundation
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `discovery-bridge` executable, next to the test bundle.
+let bridgeExecutable: String = {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent().appendingPathComponent("discovery-bridge").path,
+        "\(repositoryRoot)/.build/debug/discovery-bridge",
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+}()
+
+/// `discovery-bridge run` as a child process with its log in a file.
+final class BridgeProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let logPath: String
+
+    init(config: String, logPath: String, environment: [String: String] = [:], logLevel: String = "debug") throws {
+        self.logPath = logPath
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        for (k, v) in environment { env[k] = v }
+        child = try ChildProcess(name: "discovery-bridge", executable: bridgeExecutable,
+                                 arguments: ["run", "--config", config, "--log-level", logLevel], environment: env, output: logPath)
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func stop() { child.stop() }
+}
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private(set) var messages: [(at: ContinuousClock.Instant, text: String)] = []
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard r == 0 else { throw TestSupportError("bind \(path) failed") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK)
+    }
+
+    /// Reads every datagram waiting now.
+    func poll() -> [String] {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            messages.append((.now, String(decoding: buf[0..<n], as: UTF8.self)))
+        }
+        return messages.map(\.text)
+    }
+
+    func close() { Glibc.close(fd) }
+}
