@@ -1,0 +1,1 @@
+// ConsulProvider: under construction.
