@@ -19,6 +19,7 @@ Control (POST JSON unless noted), under /_fake/:
   leader       {known, last_contact_ms}
   reset_index  {}                       simulate a snapshot restore: every index goes back to a small value
   empty        {enabled}                health answers [] (a freshly restarted agent)
+  no_block     {enabled}                health answers at once, ignoring index (to test the client's rate limit)
   stats        GET                      {"paths": {path: count}, "queries": [[time, path, query, has_token], ...]}
 """
 import argparse, json, os, re, sys, threading, time
@@ -38,6 +39,7 @@ state = {
     "known_leader": True,
     "last_contact": 0,
     "empty": False,
+    "no_block": False,
     "paths": {},
     "queries": [],
 }
@@ -183,6 +185,9 @@ class Handler(BaseHTTPRequestHandler):
                 for k in state["service_index"]:
                     state["service_index"][k] = 2
                 lock.notify_all()
+            elif op == "no_block":
+                state["no_block"] = bool(doc.get("enabled", True))
+                lock.notify_all()
             elif op == "empty":
                 state["empty"] = bool(doc.get("enabled", True))
                 if state["empty"]:
@@ -243,7 +248,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/v1/health/service/"):
             name = unquote(url.path[len("/v1/health/service/"):])
             with lock:
-                while index > 0 and state["service_index"].get(name, 1) <= index and time.time() < deadline:
+                while (index > 0 and not state["no_block"] and state["service_index"].get(name, 1) <= index
+                       and time.time() < deadline):
                     lock.wait(max(0.01, deadline - time.time()))
                 svc_index = state["service_index"].get(name, 1)
                 insts = [] if state["empty"] else [i for _, i in sorted(state["instances"].get(name, {}).items())]
