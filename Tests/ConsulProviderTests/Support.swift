@@ -6,25 +6,47 @@ import Logging
 import Synchronization
 import XCTest
 
-/// Records everything a provider reports.
-actor CollectingSink: ProviderSink {
+/// Records everything a provider reports; readable synchronously from tests.
+final class CollectingSink: ProviderSink {
     struct Published: Sendable {
         var update: ProviderUpdate
         var at: ContinuousClock.Instant
     }
-    private(set) var updates: [Published] = []
-    private(set) var successes = 0
-    private(set) var failures: [String] = []
+    private struct State {
+        var updates: [Published] = []
+        var successes = 0
+        var failures: [String] = []
+    }
+    private let state = Mutex(State())
 
-    func publish(_ update: ProviderUpdate) async { updates.append(Published(update: update, at: .now)) }
-    func reportSuccess(provider: String) async { successes += 1 }
-    func reportFailure(provider: String, error: String) async { failures.append(error) }
+    func publish(_ update: ProviderUpdate) async { state.withLock { $0.updates.append(Published(update: update, at: .now)) } }
+    func reportSuccess(provider: String) async { state.withLock { $0.successes += 1 } }
+    func reportFailure(provider: String, error: String) async { state.withLock { $0.failures.append(error) } }
 
+    var updates: [Published] { state.withLock { $0.updates } }
+    var successes: Int { state.withLock { $0.successes } }
+    var failures: [String] { state.withLock { $0.failures } }
     var lastUpdate: ProviderUpdate? { updates.last?.update }
 
     /// The latest published instances of `source`, if any.
     func instances(_ source: String) -> [Instance]? {
         updates.last(where: { $0.update.sources[source] != nil })?.update.sources[source]
+    }
+
+    func ids(_ source: String) -> [String]? { instances(source)?.map(\.id) }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}
+
+/// Fails the test unless `condition` becomes true within `timeout`.
+func expectEventually(timeout: Duration = .seconds(10), file: StaticString = #filePath, line: UInt = #line,
+                      _ condition: @Sendable () async -> Bool) async {
+    if !(await eventually(timeout: timeout, condition)) {
+        XCTFail("condition not met within \(timeout)", file: file, line: line)
     }
 }
 
@@ -53,9 +75,9 @@ struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let merged = metadata.merging(extra ?? [:]) { _, b in b }
-        let text = "\(level) \(message) " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, b in b }
+        let text = "\(event.level) \(event.message) " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         store.lines.withLock { $0.append(text) }
     }
 }

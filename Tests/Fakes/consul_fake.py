@@ -11,7 +11,7 @@ X-Consul-Token T: missing -> 403 "Permission denied: ...", wrong -> 403 "ACL not
 Control (POST JSON unless noted), under /_fake/:
   register     {service, id, node, node_address, address?, port, tags?, meta?, weights?, tagged_addresses?,
                 node_tagged_addresses?, node_meta?, checks?: [{id, status}]}   (checks are service checks)
-  deregister   {service, id, node}
+  deregister   {service, id, node} or {service, instances: [{id, node}, ...]} (one index bump)
   check        {node, id, status, service_id?}   service check when service_id is given, else a node check;
                maintenance = id "_service_maintenance:<sid>" / "_node_maintenance" with status critical
   fail         {count, status, body}   the next `count` API requests answer `status` with a text body
@@ -151,7 +151,8 @@ class Handler(BaseHTTPRequestHandler):
                 bump([name])
             elif op == "deregister":
                 insts = state["instances"].get(doc["service"], {})
-                insts.pop((doc["node"], doc["id"]), None)
+                for one in doc.get("instances", [doc]):
+                    insts.pop((one["node"], one["id"]), None)
                 if not insts:
                     state["instances"].pop(doc["service"], None)
                     state["catalog_index"] = state["raft"] + 1
