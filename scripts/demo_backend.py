@@ -9,6 +9,10 @@ def main() -> None:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path.startswith("/slow/"):
+                # A long-running request, for drain tests: answers after the given seconds.
+                import time
+                time.sleep(float(self.path.split("/")[2]))
             body = f"hello from {name} (127.0.0.1:{port})\n".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -19,6 +23,7 @@ def main() -> None:
         def log_message(self, *args) -> None:
             pass
 
+    http.server.ThreadingHTTPServer.daemon_threads = True
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 

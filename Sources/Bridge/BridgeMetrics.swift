@@ -47,10 +47,12 @@ public final class BridgeMetrics: Sendable {
         let counters = await reconciler.counters
         let discovered = await reconciler.discoveredCounts()
         let config = await reconciler.config
-        let synced = await reconciler.lastError == nil && reconciler.hasSynced
+        let lastError = await reconciler.lastError
+        let hasSynced = await reconciler.hasSynced
+        let synced = lastError == nil && hasSynced
 
         for backend in config.backends {
-            let c = tables[backend.name]?.counts ?? (0, 0, 0, 0)
+            let c = tables[backend.name]?.counts ?? (total: 0, active: 0, draining: 0, free: 0)
             for (state, value) in [("total", c.total), ("used", c.active), ("draining", c.draining), ("free", c.free)] {
                 gauge("discovery_bridge_slots", labels: [("backend", backend.name), ("state", state)], Double(value),
                       help: "Slots per backend: total, used (active), draining, free.")

@@ -12,10 +12,14 @@ struct NotifierService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard notifier.isEnabled else { return }
+        guard notifier.isEnabled else {
+            // Not under systemd: stay until shutdown, since a service that returns early stops the group.
+            try? await gracefulShutdown()
+            return
+        }
         let ready = Wakeup()
         await reconciler.onFirstSync { ready.signal() }
-        await withGracefulShutdownHandler {
+        _ = await withGracefulShutdownHandler {
             await ready.wait(until: nil)
         } onGracefulShutdown: {
             ready.signal()

@@ -1,0 +1,49 @@
+/// Decides whether an answer means success: HAProxy's answers carry no status code, so every command kind has
+/// a known success text (often the empty answer) and everything else is an error.
+public enum RuntimeAnswer {
+    /// Returns nil when `answer` is a success for `line`, else the error text to report.
+    public static func classify(line: String, answer: String) -> String? {
+        let text = answer.trimmingWhitespace()
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        let verb = words.first.map(String.init) ?? ""
+        let object = words.count > 1 ? String(words[1]) : ""
+        if text.hasPrefix("Unknown command") { return "unknown command" }
+        switch (verb, object) {
+        case ("set", "server"):
+            if words.count > 3, words[3] == "addr" {
+                // "IP changed from ...", "no need to change the addr, port changed from ...", "no need to change the addr" (same).
+                if text.isEmpty || text.hasPrefix("IP changed from") || text.hasPrefix("no need to change the addr") || text.hasPrefix("port changed from") {
+                    return nil
+                }
+                return firstLine(text)
+            }
+            return text.isEmpty ? nil : firstLine(text)
+        case ("set", "weight"), ("enable", _), ("disable", _), ("set", "maxconn"):
+            return text.isEmpty ? nil : firstLine(text)
+        case ("add", "server"):
+            return text == "New server registered." ? nil : firstLine(text.isEmpty ? "empty answer to add server" : text)
+        case ("del", "server"):
+            return text == "Server deleted." ? nil : firstLine(text.isEmpty ? "empty answer to del server" : text)
+        case ("show", _):
+            for prefix in ["No such", "Can't find", "Permission denied", "Unknown", "Require"] where text.hasPrefix(prefix) {
+                return firstLine(text)
+            }
+            return nil
+        default:
+            return text.isEmpty ? nil : firstLine(text)
+        }
+    }
+
+    private static func firstLine(_ text: String) -> String {
+        String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first ?? Substring(text))
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

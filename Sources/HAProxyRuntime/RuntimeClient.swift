@@ -1,0 +1,143 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// A Runtime API client that keeps one interactive connection open and pipelines every batch over it.
+///
+/// Calls are serialised on a private queue, so socket waits never block Swift's cooperative threads. A connection
+/// HAProxy closed while idle (its `stats timeout`) is replaced transparently; a batch that fails midway reports how
+/// many commands were answered, because those took effect and the rest are unknown.
+public final class RuntimeClient: Sendable {
+    public let endpoint: RuntimeEndpoint
+    public let timeout: Duration
+    let logger: Logger
+    private let queue = DispatchQueue(label: "discovery-bridge.haproxy-runtime")
+    private let holder = ConnectionHolder()
+
+    /// Creates a client; nothing is connected until the first call.
+    /// - Parameter timeout: the longest HAProxy may go without progress (connect, or the next answer) before the call fails.
+    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), logger: Logger = Logger(label: "haproxy-runtime")) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Sends `lines` and returns HAProxy's raw answer to each, in order.
+    public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
+        if lines.isEmpty { return [] }
+        for line in lines {
+            if let problem = Self.lineProblem(line) { throw RuntimeError(kind: .protocolViolation, message: "refusing to send \"\(line.prefix(80))\": \(problem)") }
+        }
+        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(returning: perform(lines))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Sends `lines` and checks each answer; a line unsafe to send (newline, `;`) is reported as failed and not sent.
+    public func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
+        var outcomes = [CommandOutcome?](repeating: nil, count: lines.count)
+        var toSend: [String] = []
+        var positions: [Int] = []
+        toSend.reserveCapacity(lines.count)
+        for (i, line) in lines.enumerated() {
+            if let problem = Self.lineProblem(line) {
+                outcomes[i] = CommandOutcome(line: line, answer: "", error: "not sent: \(problem)")
+            } else {
+                toSend.append(line)
+                positions.append(i)
+            }
+        }
+        let answers: [String]
+        do {
+            answers = try await raw(toSend)
+        } catch {
+            // Report completion in terms of the caller's lines.
+            var e = error
+            e.completed = e.completed > 0 && e.completed <= positions.count ? positions[e.completed - 1] + 1 : 0
+            throw e
+        }
+        for (k, answer) in answers.enumerated() {
+            let line = toSend[k]
+            outcomes[positions[k]] = CommandOutcome(line: line, answer: answer, error: RuntimeAnswer.classify(line: line, answer: answer))
+        }
+        return outcomes.enumerated().map { $0.element ?? CommandOutcome(line: lines[$0.offset], answer: "", error: "no answer") }
+    }
+
+    /// `show servers state`, parsed.
+    public func showServersState(backend: String? = nil) async throws -> [ServerStateRow] {
+        let answers = try await raw([backend.map { "show servers state \($0)" } ?? "show servers state"])
+        return try RuntimeParsers.serversState(answers.first ?? "")
+    }
+
+    /// `show info`, parsed.
+    public func showInfo() async throws -> HAProxyInfo {
+        let answers = try await raw(["show info"])
+        return try RuntimeParsers.info(answers.first ?? "")
+    }
+
+    /// Current sessions per server of `backend`.
+    public func showSessions(backend: String) async throws -> [String: Int] {
+        let answers = try await raw(["show stat \(backend) 4 -1"])
+        return try RuntimeParsers.statSessions(answers.first ?? "")
+    }
+
+    /// Closes the connection; a later call opens a new one.
+    public func close() {
+        queue.async { [holder] in
+            holder.connection?.close()
+            holder.connection = nil
+        }
+    }
+
+    static func lineProblem(_ line: String) -> String? {
+        if line.isEmpty { return "empty command" }
+        for b in line.utf8 where b == 0x0A || b == 0x0D || b == 0x3B || b == 0 {
+            return b == 0x3B ? "contains ';', which HAProxy treats as a command separator" : "contains a line break or NUL"
+        }
+        if line.utf8.count > 8192 { return "longer than 8192 bytes" }
+        return nil
+    }
+
+    /// Runs on `queue` only.
+    private func perform(_ lines: [String]) -> Result<[String], RuntimeError> {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let reused: Bool
+            let connection: RuntimeConnection
+            if let existing = holder.connection, existing.isOpen, !existing.peerClosed() {
+                connection = existing
+                reused = true
+            } else {
+                holder.connection?.close()
+                holder.connection = nil
+                do {
+                    connection = try RuntimeConnection(endpoint: endpoint, timeout: timeout)
+                } catch {
+                    return .failure(error)
+                }
+                holder.connection = connection
+                reused = false
+            }
+            do {
+                return .success(try connection.exchange(lines))
+            } catch {
+                holder.connection = nil
+                // A reused connection HAProxy dropped before reading anything: nothing took effect, so try once more.
+                if reused, attempt == 1, error.completed == 0, error.kind == .closed || error.kind == .io {
+                    logger.debug("runtime API connection was closed by HAProxy; reconnecting", metadata: ["endpoint": "\(endpoint)"])
+                    continue
+                }
+                return .failure(error)
+            }
+        }
+    }
+}
+
+/// The open connection, touched only on the client's queue.
+private final class ConnectionHolder: @unchecked Sendable {
+    var connection: RuntimeConnection?
+}

@@ -1,0 +1,74 @@
+import DiscoveryCore
+
+/// Which HAProxy process the recorded slots were applied to; a different one means HAProxy restarted.
+public struct HAProxyIdentity: Sendable, Hashable, Codable {
+    public var pid: Int
+    public var startTimeSec: Int?
+
+    public init(pid: Int, startTimeSec: Int?) {
+        self.pid = pid
+        self.startTimeSec = startTimeSec
+    }
+}
+
+/// The bridge's memory on disk: every backend's slot table and the HAProxy it was applied to.
+public struct StateDocument: Sendable, Hashable, Codable {
+    /// The format version this build writes and reads.
+    public static let currentVersion = 1
+
+    public var version: Int
+    /// Unix time of the write.
+    public var writtenAt: Double
+    public var haproxy: HAProxyIdentity?
+    /// Slot tables by backend name.
+    public var backends: [String: BackendSlots]
+
+    public init(version: Int = StateDocument.currentVersion, writtenAt: Double, haproxy: HAProxyIdentity?, backends: [String: BackendSlots]) {
+        self.version = version
+        self.writtenAt = writtenAt
+        self.haproxy = haproxy
+        self.backends = backends
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case writtenAt = "written_at"
+        case haproxy
+        case backends
+    }
+
+    /// Checks what decoding cannot: matching names, unique slots, complete active slots.
+    public func validate() throws(StateError) {
+        guard version == Self.currentVersion else {
+            throw StateError.invalid(path: "version", message: "expected \(Self.currentVersion), got \(version) (written by another version of discovery-bridge?)")
+        }
+        for (name, table) in backends {
+            guard table.backend == name else {
+                throw StateError.invalid(path: "backends.\(name).backend", message: "names backend \"\(table.backend)\"")
+            }
+            var numbers = Set<Int>()
+            var servers = Set<String>()
+            var instances = Set<String>()
+            for (i, slot) in table.slots.enumerated() {
+                let path = "backends.\(name).slots[\(i)]"
+                guard slot.number > 0, numbers.insert(slot.number).inserted else {
+                    throw StateError.invalid(path: "\(path).number", message: "slot number \(slot.number) is not positive or appears twice")
+                }
+                guard !slot.server.isEmpty, servers.insert(slot.server).inserted else {
+                    throw StateError.invalid(path: "\(path).server", message: "server \"\(slot.server)\" is empty or appears twice")
+                }
+                guard (0...256).contains(slot.weight) else {
+                    throw StateError.invalid(path: "\(path).weight", message: "expected 0...256, got \(slot.weight)")
+                }
+                if slot.state != .free {
+                    guard let address = slot.address, AddressLiteral.isValid(address), let port = slot.port, (1...65535).contains(port) else {
+                        throw StateError.invalid(path: path, message: "\(slot.state.rawValue) slot without a valid address and port")
+                    }
+                    if let id = slot.instanceID, slot.state == .active, !instances.insert(id).inserted {
+                        throw StateError.invalid(path: "\(path).instanceID", message: "instance \(id) holds two slots")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import HAProxyRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real HAProxy 2.6 on loopback with its own admin socket and config, started and stopped by a test.
+public final class HAProxyInstance: @unchecked Sendable {
+    public struct BackendSpec: Sendable {
+        public var name: String
+        public var slots: Int
+        public var prefix: String
+        public var serverOptions: String
+        public init(name: String, slots: Int, prefix: String = "slot", serverOptions: String = "") {
+            self.name = name
+            self.slots = slots
+            self.prefix = prefix
+            self.serverOptions = serverOptions
+        }
+    }
+
+    public let directory: TemporaryDirectory
+    public let socketPath: String
+    public let configPath: String
+    /// Frontend port per backend name (HTTP on 127.0.0.1).
+    public private(set) var frontendPorts: [String: Int] = [:]
+    private var child: ChildProcess?
+    public let executable: String
+
+    /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s") async throws {
+        guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
+        executable = exe
+        directory = try TemporaryDirectory(prefix: "db-haproxy")
+        socketPath = directory.file("api.sock")
+        configPath = directory.file("haproxy.cfg")
+        var cfg = """
+        global
+            stats socket \(socketPath) mode 600 level admin
+            stats timeout \(statsTimeout)
+            pidfile \(directory.file("haproxy.pid"))
+        \(extraGlobal)
+        defaults
+            mode http
+            timeout connect 1s
+            timeout client 10s
+            timeout server 10s
+
+        """
+        for b in backends where withFrontends {
+            let port = try FreePort.allocate()
+            frontendPorts[b.name] = port
+            cfg += "frontend fe_\(b.name)\n    bind 127.0.0.1:\(port)\n    default_backend \(b.name)\n"
+        }
+        if let backendsConfig {
+            cfg += backendsConfig
+        } else {
+            for b in backends {
+                let opts = b.serverOptions.isEmpty ? "" : " \(b.serverOptions)"
+                cfg += "backend \(b.name)\n    balance roundrobin\n    server-template \(b.prefix) 1-\(b.slots) 127.0.0.1:9\(opts) disabled\n"
+            }
+        }
+        try cfg.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try await start()
+    }
+
+    public var endpoint: RuntimeEndpoint { .unix(path: socketPath) }
+    public var pid: Int32? { child?.pid }
+
+    /// Starts HAProxy (again) and waits until its socket answers.
+    public func start() async throws {
+        unlink(socketPath)
+        child = try ChildProcess(name: "haproxy", executable: executable, arguments: ["-db", "-f", configPath], output: directory.file("haproxy.log"))
+        let client = RuntimeClient(endpoint: endpoint, timeout: .milliseconds(500))
+        defer { client.close() }
+        try await eventually("HAProxy to answer on \(socketPath)", timeout: .seconds(10), every: .milliseconds(20)) {
+            guard self.child?.isRunning == true else {
+                let log = (try? String(contentsOfFile: self.directory.file("haproxy.log"), encoding: .utf8)) ?? ""
+                throw TestSupportError("haproxy exited: \(log)")
+            }
+            return (try? await client.raw(["show info"])) != nil
+        }
+    }
+
+    /// Stops HAProxy; a later `start()` brings it back with every slot at its config defaults.
+    public func stop() {
+        child?.stop()
+        child = nil
+    }
+
+    public func restart() async throws {
+        stop()
+        try await start()
+    }
+
+    /// Servers of `backend` as HAProxy has them now, by name.
+    public func servers(_ backend: String) async throws -> [String: ServerStateRow] {
+        let client = RuntimeClient(endpoint: endpoint, timeout: .seconds(2))
+        defer { client.close() }
+        let rows = try await client.showServersState(backend: backend)
+        var out: [String: ServerStateRow] = [:]
+        for r in rows { out[r.server] = r }
+        return out
+    }
+
+    /// Endpoints (`addr:port`) of servers that take traffic: ready (admin bits 0x3B clear).
+    public func readyEndpoints(_ backend: String) async throws -> Set<String> {
+        Set(try await servers(backend).values.filter { $0.adminState & 0x3B == 0 }.map { "\($0.address):\($0.port)" })
+    }
+
+    public func cleanup() {
+        stop()
+        directory.remove()
+    }
+}
+
+/// Tiny HTTP backends (scripts/demo_backend.py) answering `hello from NAME`; `/slow/N` answers after N seconds.
+public final class HTTPBackends: @unchecked Sendable {
+    public private(set) var ports: [Int] = []
+    private var children: [ChildProcess] = []
+
+    public init(count: Int) async throws {
+        for i in 0..<count {
+            let port = try FreePort.allocate()
+            let child = try ChildProcess(name: "backend-\(i + 1)", executable: which("python3") ?? "/usr/bin/python3",
+                                         arguments: ["\(repositoryRoot)/scripts/demo_backend.py", String(port), "backend-\(i + 1)"])
+            children.append(child)
+            ports.append(port)
+        }
+        for port in ports {
+            try await eventually("backend on port \(port)", timeout: .seconds(10), every: .milliseconds(20)) {
+                (try? await httpGet("http://127.0.0.1:\(port)/", timeout: 1)) != nil
+            }
+        }
+    }
+
+    public func stop() {
+        for c in children { c.stop() }
+        children = []
+    }
+}
+
+/// A GET through curl; returns the status code and body, or throws when no HTTP answer arrived.
+public func httpGet(_ url: String, timeout: Double = 2) async throws -> (status: Int, body: String) {
+    let r = try await runCommand(which("curl") ?? "/usr/bin/curl",
+                                 ["-s", "-m", String(timeout), "-o", "-", "-w", "\n%{http_code}", url], timeout: .seconds(Int64(timeout) + 5))
+    guard r.status == 0 else { throw TestSupportError("curl \(url) exited \(r.status)") }
+    var lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+    let code = Int(lines.popLast() ?? "") ?? 0
+    return (code, lines.joined(separator: "\n"))
+}

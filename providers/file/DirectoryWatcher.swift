@@ -1,0 +1,67 @@
+import Dispatch
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// inotify on a folder, waited on without blocking Swift's cooperative threads; cancellation wakes the wait at once.
+final class DirectoryWatcher: @unchecked Sendable {
+    // Both descriptors are set once in init and closed once in close(); reads happen on one waiting task at a time.
+    private let inotifyFD: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    init(directory: String, logger: Logger) {
+        var fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        if fd >= 0 {
+            let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+            if inotify_add_watch(fd, directory.isEmpty ? "." : directory, mask) < 0 {
+                logger.warning("inotify unavailable for the folder; falling back to periodic checks", metadata: ["provider": "file", "folder": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
+                Glibc.close(fd)
+                fd = -1
+            }
+        }
+        inotifyFD = fd
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) != 0 {
+            fds = [-1, -1]
+        } else {
+            for f in fds {
+                _ = fcntl(f, F_SETFL, fcntl(f, F_GETFL, 0) | O_NONBLOCK)
+                _ = fcntl(f, F_SETFD, FD_CLOEXEC)
+            }
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    /// Waits until the folder changes (true), or `timeout` passes or the task is cancelled (false).
+    func wait(timeout: Duration) async -> Bool {
+        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let inotifyFD = self.inotifyFD, wakeRead = self.wakeRead, wakeWrite = self.wakeWrite
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                DispatchQueue.global().async {
+                    var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                    var r: Int32
+                    repeat { r = poll(&fds, 2, ms) } while r < 0 && errno == EINTR
+                    continuation.resume(returning: r > 0 && fds[0].revents & Int16(POLLIN) != 0)
+                }
+            }
+        } onCancel: {
+            var b: UInt8 = 1
+            _ = write(wakeWrite, &b, 1)
+        }
+    }
+
+    /// Discards queued events (the file is re-read anyway).
+    func drain() {
+        guard inotifyFD >= 0 else { return }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while buf.withUnsafeMutableBytes({ read(inotifyFD, $0.baseAddress, $0.count) }) > 0 {}
+    }
+
+    func close() {
+        for fd in [inotifyFD, wakeRead, wakeWrite] where fd >= 0 { Glibc.close(fd) }
+    }
+}
