@@ -1,0 +1,40 @@
+import Foundation
+
+/// A Python fake from `Tests/Fakes`, started on 127.0.0.1 with port 0; stopped by `stop()` (closing its stdin).
+final class FakeServer: @unchecked Sendable {
+    let process = Process()
+    let stdin = Pipe()
+    let stdout = Pipe()
+    private(set) var port = 0
+
+    static func fakesDirectory(file: String = #filePath) -> URL {
+        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fakes")
+    }
+
+    init(script: String, arguments: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.fakesDirectory().appendingPathComponent(script).path] + arguments
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        var line = Data()
+        let handle = stdout.fileHandleForReading
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        guard let p = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            stop()
+            throw NSError(domain: "FakeServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(script) did not print a port: \(text)"])
+        }
+        port = p
+    }
+
+    func stop() {
+        try? stdin.fileHandleForWriting.close()
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}

@@ -1,0 +1,125 @@
+import ConsulProvider
+import CurlHTTP
+import DiscoveryCore
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+
+/// Records everything a provider reports; readable synchronously from tests.
+final class CollectingSink: ProviderSink {
+    struct Published: Sendable {
+        var update: ProviderUpdate
+        var at: ContinuousClock.Instant
+    }
+    private struct State {
+        var updates: [Published] = []
+        var successes = 0
+        var failures: [String] = []
+    }
+    private let state = Mutex(State())
+
+    func publish(_ update: ProviderUpdate) async { state.withLock { $0.updates.append(Published(update: update, at: .now)) } }
+    func reportSuccess(provider: String) async { state.withLock { $0.successes += 1 } }
+    func reportFailure(provider: String, error: String) async { state.withLock { $0.failures.append(error) } }
+
+    var updates: [Published] { state.withLock { $0.updates } }
+    var successes: Int { state.withLock { $0.successes } }
+    var failures: [String] { state.withLock { $0.failures } }
+    var lastUpdate: ProviderUpdate? { updates.last?.update }
+
+    /// The latest published instances of `source`, if any.
+    func instances(_ source: String) -> [Instance]? {
+        updates.last(where: { $0.update.sources[source] != nil })?.update.sources[source]
+    }
+
+    func ids(_ source: String) -> [String]? { instances(source)?.map(\.id) }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}
+
+/// Fails the test unless `condition` becomes true within `timeout`.
+func expectEventually(timeout: Duration = .seconds(10), file: StaticString = #filePath, line: UInt = #line,
+                      _ condition: @Sendable () async -> Bool) async {
+    if !(await eventually(timeout: timeout, condition)) {
+        XCTFail("condition not met within \(timeout)", file: file, line: line)
+    }
+}
+
+/// Polls `condition` until true or `timeout`; returns whether it became true.
+func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
+/// A LogHandler keeping every rendered line (message and metadata) in memory.
+struct CapturingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let lines = Mutex<[String]>([])
+        var all: [String] { lines.withLock { $0 } }
+    }
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, b in b }
+        let text = "\(event.level) \(event.message) " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        store.lines.withLock { $0.append(text) }
+    }
+}
+
+/// The Consul fake plus a client for its control endpoints.
+final class ConsulFake: @unchecked Sendable {
+    let server: FakeServer
+    let client = HTTPClient()
+    var address: String { "http://127.0.0.1:\(server.port)" }
+
+    init(arguments: [String] = []) throws {
+        server = try FakeServer(script: "consul_fake.py", arguments: ["--max-seconds", "120"] + arguments)
+    }
+
+    func control(_ op: String, _ body: [String: JSONValue] = [:]) async throws {
+        let r = try await client.execute(HTTPRequest(method: "POST", url: "\(address)/_fake/\(op)", body: Array(JSONValue.object(body).serialized().utf8), timeout: .seconds(5)))
+        XCTAssertEqual(r.status, 200, "control \(op): \(r.bodyText)")
+    }
+
+    func register(_ service: String, id: String, node: String = "node1", nodeAddress: String = "10.0.0.1", port: Int = 8080,
+                  tags: [String] = [], checks: [(String, String)] = []) async throws {
+        try await control("register", [
+            "service": .string(service), "id": .string(id), "node": .string(node), "node_address": .string(nodeAddress),
+            "port": .int(Int64(port)), "tags": .array(tags.map { .string($0) }),
+            "checks": .array(checks.map { .object(["id": .string($0.0), "status": .string($0.1)]) }),
+        ])
+    }
+
+    func stats() async throws -> (paths: [String: Int], queries: [(time: Double, path: String, query: String, token: Bool)]) {
+        let r = try await client.execute(HTTPRequest(url: "\(address)/_fake/stats", timeout: .seconds(5)))
+        let doc = try JSONValue.parse(bytes: r.body)
+        var paths: [String: Int] = [:]
+        for (k, v) in doc["paths"]?.objectValue ?? [:] { paths[k] = v.intValue ?? 0 }
+        let queries = (doc["queries"]?.arrayValue ?? []).compactMap { q -> (Double, String, String, Bool)? in
+            guard let a = q.arrayValue, a.count == 4 else { return nil }
+            return (a[0].doubleValue ?? 0, a[1].stringValue ?? "", a[2].stringValue ?? "", a[3].boolValue ?? false)
+        }
+        return (paths, queries.map { (time: $0.0, path: $0.1, query: $0.2, token: $0.3) })
+    }
+
+    func stop() {
+        client.shutdown()
+        server.stop()
+    }
+}

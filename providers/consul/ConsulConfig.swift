@@ -1,0 +1,230 @@
+import CurlHTTP
+import DiscoveryCore
+import Foundation
+
+/// Where the ACL token comes from; its `description` never shows the secret.
+public enum ConsulTokenSource: Sendable, Equatable, CustomStringConvertible {
+    case none
+    case literal(String)
+    /// A file holding the token, re-read whenever it changes.
+    case file(String)
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .literal: return "literal(<redacted>)"
+        case .file(let path): return "file(\(path))"
+        }
+    }
+}
+
+/// The validated `providers.consul` block.
+public struct ConsulSettings: Sendable, Equatable {
+    /// Base URL of the HTTP API, `http://host:port` or `https://host:port`, no trailing slash.
+    public var address: String
+    public var token: ConsulTokenSource
+    public var datacenter: String?
+    public var namespace: String?
+    public var partition: String?
+    public var tls: TLSSettings
+    /// Blocking-query wait (server side); the HTTP timeout is `wait + wait/16 + 10s`.
+    public var wait: Duration
+    public var stale: Bool
+    public var cached: Bool
+    /// Token-bucket interval between requests of one watch loop (burst 2).
+    public var minRequestInterval: Duration
+    /// A `X-Consul-LastContact` above this marks an answer as coming from a lagging server.
+    public var maxLastContact: Duration
+
+    public static let defaultAddress = "http://127.0.0.1:8500"
+
+    /// Parses `providers.consul` (`config` may be null when the block is absent), with `CONSUL_*` fallbacks.
+    public static func parse(_ config: JSONValue, path: String, context: ProviderContext) throws(ConfigError) -> ConsulSettings {
+        let env = context.environment
+        var r = try ObjectReader(config == .null ? .object([:]) : config, at: path)
+
+        var address: String
+        var addressPath = r.pathOf("address")
+        if let a = try r.nonEmptyString("address") {
+            address = a
+        } else if let a = env["CONSUL_HTTP_ADDR"], !a.isEmpty {
+            address = a
+            addressPath = "\(addressPath) (from CONSUL_HTTP_ADDR)"
+            if !address.contains("://") {
+                let ssl = ["1", "true"].contains((env["CONSUL_HTTP_SSL"] ?? "").lowercased())
+                address = (ssl ? "https://" : "http://") + address
+            }
+        } else {
+            address = defaultAddress
+        }
+        address = try validateAddress(address, path: addressPath)
+
+        let tokenLiteral = try r.string("token")
+        let tokenFile = try r.nonEmptyString("token_file")
+        if tokenLiteral != nil && tokenFile != nil {
+            throw ConfigError(path: r.pathOf("token_file"), "set either token or token_file, not both")
+        }
+        var token = ConsulTokenSource.none
+        if let t = tokenLiteral {
+            token = .literal(t.trimmingCharacters(in: .whitespacesAndNewlines))
+        } else if let f = tokenFile {
+            token = .file(try readableFile(f, path: r.pathOf("token_file"), context: context))
+        } else if let t = env["CONSUL_HTTP_TOKEN"], !t.isEmpty {
+            token = .literal(t.trimmingCharacters(in: .whitespacesAndNewlines))
+        } else if let f = env["CONSUL_HTTP_TOKEN_FILE"], !f.isEmpty {
+            token = .file(try readableFile(f, path: "\(r.pathOf("token_file")) (from CONSUL_HTTP_TOKEN_FILE)", context: context))
+        }
+
+        let datacenter = try r.nonEmptyString("datacenter")
+        let namespace = try r.nonEmptyString("namespace")
+        let partition = try r.nonEmptyString("partition")
+
+        var tls = TLSSettings(
+            caFile: env["CONSUL_CACERT"].flatMap { $0.isEmpty ? nil : $0 },
+            caPath: env["CONSUL_CAPATH"].flatMap { $0.isEmpty ? nil : $0 },
+            certFile: env["CONSUL_CLIENT_CERT"].flatMap { $0.isEmpty ? nil : $0 },
+            keyFile: env["CONSUL_CLIENT_KEY"].flatMap { $0.isEmpty ? nil : $0 },
+            serverName: env["CONSUL_TLS_SERVER_NAME"].flatMap { $0.isEmpty ? nil : $0 },
+            insecureSkipVerify: (env["CONSUL_HTTP_SSL_VERIFY"] ?? "").lowercased() == "false"
+        )
+        if var t = try r.object("tls") {
+            if let v = try t.nonEmptyString("ca_file") { tls.caFile = try readableFile(v, path: t.pathOf("ca_file"), context: context) }
+            if let v = try t.nonEmptyString("ca_path") { tls.caPath = resolve(v, context: context) }
+            if let v = try t.nonEmptyString("cert_file") { tls.certFile = try readableFile(v, path: t.pathOf("cert_file"), context: context) }
+            if let v = try t.nonEmptyString("key_file") { tls.keyFile = try readableFile(v, path: t.pathOf("key_file"), context: context) }
+            if let v = try t.nonEmptyString("server_name") { tls.serverName = v }
+            if let v = try t.bool("insecure_skip_verify") { tls.insecureSkipVerify = v }
+            if (tls.certFile == nil) != (tls.keyFile == nil) {
+                throw ConfigError(path: t.pathOf(tls.certFile == nil ? "cert_file" : "key_file"), "cert_file and key_file go together")
+            }
+            try t.finish()
+        }
+
+        let wait = try r.duration("wait") ?? .seconds(300)
+        guard wait >= .seconds(1), wait <= .seconds(600) else {
+            throw ConfigError(path: r.pathOf("wait"), "must be between 1s and 10m (Consul's maximum)")
+        }
+        let stale = try r.bool("stale") ?? true
+        let cached = try r.bool("cached") ?? false
+        let interval = try r.duration("min_request_interval") ?? .milliseconds(100)
+        guard interval >= .milliseconds(1) else {
+            throw ConfigError(path: r.pathOf("min_request_interval"), "must be at least 1ms")
+        }
+        let maxLastContact = try r.duration("max_last_contact") ?? .seconds(10)
+        try r.finish()
+
+        return ConsulSettings(
+            address: address, token: token, datacenter: datacenter, namespace: namespace, partition: partition,
+            tls: tls, wait: wait, stale: stale, cached: cached, minRequestInterval: interval, maxLastContact: maxLastContact
+        )
+    }
+
+    static func validateAddress(_ raw: String, path: String) throws(ConfigError) -> String {
+        var a = raw.trimmingCharacters(in: .whitespaces)
+        let lower = a.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw ConfigError(path: path, "expected an http:// or https:// URL, got \"\(raw)\"")
+        }
+        while a.hasSuffix("/") { a.removeLast() }
+        let rest = a.drop(while: { $0 != ":" }).dropFirst(3)
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("?"), !rest.contains("@"), !rest.contains(" ") else {
+            throw ConfigError(path: path, "expected scheme://host[:port] with no path, query or credentials, got \"\(raw)\"")
+        }
+        return a
+    }
+
+    static func resolve(_ file: String, context: ProviderContext) -> String {
+        if file.hasPrefix("/") || context.configDirectory.isEmpty { return file }
+        return (context.configDirectory as NSString).appendingPathComponent(file)
+    }
+
+    static func readableFile(_ file: String, path: String, context: ProviderContext) throws(ConfigError) -> String {
+        let full = resolve(file, context: context)
+        guard FileManager.default.isReadableFile(atPath: full) else {
+            throw ConfigError(path: path, "cannot read \(full)")
+        }
+        return full
+    }
+}
+
+/// How a source names its services: one fixed name, or every catalog service matching a prefix or a tag.
+public enum ConsulServiceSelector: Sendable, Hashable {
+    case name(String)
+    case prefix(String)
+    case tag(String)
+}
+
+/// Which address of an entry becomes the instance address.
+public enum ConsulAddressMode: Sendable, Hashable {
+    /// `Service.Address`, or `Node.Address` when empty (Consul's own rule).
+    case service
+    case node
+    /// `Service.TaggedAddresses.<name>`, then `Node.TaggedAddresses.<name>`, then the service address.
+    case tagged(String)
+}
+
+/// The query parameters of a health watch that a source adds (tags, node meta, filter).
+public struct ConsulQueryParams: Sendable, Hashable {
+    public var tags: [String] = []
+    /// `k:v` pairs, sorted.
+    public var nodeMeta: [String] = []
+    public var filter: String?
+}
+
+/// One validated Consul source.
+public struct ConsulSource: Sendable, Hashable {
+    /// `SourceSpec.key`: where its instances are published.
+    public var key: String
+    public var selector: ConsulServiceSelector
+    public var params: ConsulQueryParams
+    public var addressMode: ConsulAddressMode
+
+    /// Validates a source's service and options (`tags`, `node_meta`, `filter`, `address`), naming JSON paths.
+    public static func parse(_ spec: SourceSpec) throws(ConfigError) -> ConsulSource {
+        var r = try ObjectReader(.object(spec.options), at: spec.path)
+        let servicePath = ConfigPath.key(spec.path, "service")
+        let selector: ConsulServiceSelector
+        if spec.service.hasPrefix("prefix:") {
+            let p = String(spec.service.dropFirst("prefix:".count))
+            guard !p.isEmpty else { throw ConfigError(path: servicePath, "prefix: needs a prefix, e.g. \"prefix:web-\"") }
+            selector = .prefix(p)
+        } else if spec.service.hasPrefix("tag:") {
+            let t = String(spec.service.dropFirst("tag:".count))
+            guard !t.isEmpty else { throw ConfigError(path: servicePath, "tag: needs a tag, e.g. \"tag:haproxy\"") }
+            selector = .tag(t)
+        } else {
+            guard !spec.service.isEmpty, !spec.service.contains("/"), !spec.service.contains(where: { $0.isWhitespace }) else {
+                throw ConfigError(path: servicePath, "expected a Consul service name, \"prefix:<p>\" or \"tag:<t>\", got \"\(spec.service)\"")
+            }
+            selector = .name(spec.service)
+        }
+        var params = ConsulQueryParams()
+        if let tags = try r.stringArray("tags") {
+            for (i, t) in tags.enumerated() where t.isEmpty {
+                throw ConfigError(path: ConfigPath.index(r.pathOf("tags"), i), "must not be empty")
+            }
+            params.tags = tags
+        }
+        if let meta = try r.stringMap("node_meta") {
+            for k in meta.keys where k.isEmpty || k.contains(":") {
+                throw ConfigError(path: ConfigPath.key(r.pathOf("node_meta"), k), "node meta keys must be non-empty and contain no ':'")
+            }
+            params.nodeMeta = meta.map { "\($0.key):\($0.value)" }.sorted()
+        }
+        params.filter = try r.nonEmptyString("filter")
+        var mode = ConsulAddressMode.service
+        if let a = try r.string("address") {
+            switch a {
+            case "service": mode = .service
+            case "node": mode = .node
+            default:
+                guard a.hasPrefix("tagged:"), a.count > "tagged:".count else {
+                    throw ConfigError(path: r.pathOf("address"), "expected \"service\", \"node\" or \"tagged:<name>\" (e.g. \"tagged:lan\"), got \"\(a)\"")
+                }
+                mode = .tagged(String(a.dropFirst("tagged:".count)))
+            }
+        }
+        try r.finish()
+        return ConsulSource(key: spec.key, selector: selector, params: params, addressMode: mode)
+    }
+}
