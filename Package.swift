@@ -102,7 +102,7 @@ let package = Package(
         // Test support: starting real HAProxy, free ports, temp dirs, waiting with deadlines.
         .target(
             name: "TestSupport",
-            dependencies: ["HAProxyRuntime", "DiscoveryCore"],
+            dependencies: ["HAProxyRuntime", "DiscoveryCore", "CurlHTTP"],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "EC2ProviderTests", dependencies: ["EC2Provider", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BridgeTests",
-            dependencies: ["Bridge", "FileProvider", "TestSupport", "discovery-bridge"],
+            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "TestSupport", "discovery-bridge"],
             swiftSettings: strict
         ),
     ]

@@ -1,3 +1,4 @@
+import ConsulProvider
 import DiscoveryCore
 import FileProvider
 
@@ -5,5 +6,6 @@ import FileProvider
 enum ProviderRegistry {
     static let factories: [any ProviderFactory] = [
         FileProviderFactory(),
+        ConsulProviderFactory(),
     ]
 }

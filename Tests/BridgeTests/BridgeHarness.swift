@@ -20,7 +20,11 @@ final class BridgeHarness: @unchecked Sendable {
     var statePath: String { dir.file("state.json") }
 
     /// `backendsJSON` is the `backends` array; `extra` adds top-level keys (e.g. `"guard": {...}`).
-    init(haproxy: HAProxyInstance, backendsJSON: String, extra: String = "", fileProvider: String = "") throws {
+    let factories: [any ProviderFactory]
+
+    init(haproxy: HAProxyInstance, backendsJSON: String, extra: String = "", fileProvider: String = "",
+         providersJSON: String? = nil, factories: [any ProviderFactory] = [FileProviderFactory()]) throws {
+        self.factories = factories
         self.haproxy = haproxy
         dir = try TemporaryDirectory(prefix: "db-bridge")
         configText = """
@@ -28,7 +32,7 @@ final class BridgeHarness: @unchecked Sendable {
           "haproxy": { "runtime_api": "unix:\(haproxy.socketPath)", "timeout_ms": 2000, "resync_interval": "10s",
                        "drain_check_interval": "50ms", "restart_check_interval": "200ms" },
           "state_file": "\(dir.file("state.json"))",
-          "providers": { "file": { "path": "instances.json"\(fileProvider) } },
+          "providers": \(providersJSON ?? "{ \"file\": { \"path\": \"instances.json\"\(fileProvider) } }"),
           "backends": \(backendsJSON)\(extra.isEmpty ? "" : ",\n  \(extra)")
         }
         """
@@ -56,7 +60,7 @@ final class BridgeHarness: @unchecked Sendable {
     /// Starts the provider and the reconciler in this process.
     func start() throws {
         let logger = Logger(label: "bridge-test")
-        let loaded = try ConfigLoader(factories: [FileProviderFactory()], logger: logger).load(path: dir.file("config.json"))
+        let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: dir.file("config.json"))
         let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
         let reconciler = Reconciler(config: loaded.config, haproxy: client, store: StateStore(path: loaded.config.stateFile), logger: logger)
         self.reconciler = reconciler

@@ -3,6 +3,7 @@ import CurlHTTP
 import DiscoveryCore
 import Foundation
 import Logging
+import TestSupport
 import XCTest
 
 /// The provider against the Python Consul fake (127.0.0.1, started and stopped per test).

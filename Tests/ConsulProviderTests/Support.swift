@@ -4,6 +4,7 @@ import DiscoveryCore
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import XCTest
 
 /// Records everything a provider reports; readable synchronously from tests.
@@ -82,44 +83,3 @@ struct CapturingLogHandler: LogHandler {
     }
 }
 
-/// The Consul fake plus a client for its control endpoints.
-final class ConsulFake: @unchecked Sendable {
-    let server: FakeServer
-    let client = HTTPClient()
-    var address: String { "http://127.0.0.1:\(server.port)" }
-
-    init(arguments: [String] = []) throws {
-        server = try FakeServer(script: "consul_fake.py", arguments: ["--max-seconds", "120"] + arguments)
-    }
-
-    func control(_ op: String, _ body: [String: JSONValue] = [:]) async throws {
-        let r = try await client.execute(HTTPRequest(method: "POST", url: "\(address)/_fake/\(op)", body: Array(JSONValue.object(body).serialized().utf8), timeout: .seconds(5)))
-        XCTAssertEqual(r.status, 200, "control \(op): \(r.bodyText)")
-    }
-
-    func register(_ service: String, id: String, node: String = "node1", nodeAddress: String = "10.0.0.1", port: Int = 8080,
-                  tags: [String] = [], checks: [(String, String)] = []) async throws {
-        try await control("register", [
-            "service": .string(service), "id": .string(id), "node": .string(node), "node_address": .string(nodeAddress),
-            "port": .int(Int64(port)), "tags": .array(tags.map { .string($0) }),
-            "checks": .array(checks.map { .object(["id": .string($0.0), "status": .string($0.1)]) }),
-        ])
-    }
-
-    func stats() async throws -> (paths: [String: Int], queries: [(time: Double, path: String, query: String, token: Bool)]) {
-        let r = try await client.execute(HTTPRequest(url: "\(address)/_fake/stats", timeout: .seconds(5)))
-        let doc = try JSONValue.parse(bytes: r.body)
-        var paths: [String: Int] = [:]
-        for (k, v) in doc["paths"]?.objectValue ?? [:] { paths[k] = v.intValue ?? 0 }
-        let queries = (doc["queries"]?.arrayValue ?? []).compactMap { q -> (Double, String, String, Bool)? in
-            guard let a = q.arrayValue, a.count == 4 else { return nil }
-            return (a[0].doubleValue ?? 0, a[1].stringValue ?? "", a[2].stringValue ?? "", a[3].boolValue ?? false)
-        }
-        return (paths, queries.map { (time: $0.0, path: $0.1, query: $0.2, token: $0.3) })
-    }
-
-    func stop() {
-        client.shutdown()
-        server.stop()
-    }
-}

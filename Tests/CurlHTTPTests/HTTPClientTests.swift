@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import TestSupport
 import XCTest
 
 final class HTTPClientTests: XCTestCase {

@@ -104,6 +104,12 @@ def entry(name, inst):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Like Consul (Go sets TCP_NODELAY): headers and body go out at once, no Nagle/delayed-ACK 40 ms stall.
+        import socket
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args):
         pass
 

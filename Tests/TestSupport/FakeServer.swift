@@ -1,17 +1,17 @@
 import Foundation
 
 /// A Python fake from `Tests/Fakes`, started on 127.0.0.1 with port 0; stopped by `stop()` (closing its stdin).
-final class FakeServer: @unchecked Sendable {
+public final class FakeServer: @unchecked Sendable {
     let process = Process()
     let stdin = Pipe()
     let stdout = Pipe()
-    private(set) var port = 0
+    public private(set) var port = 0
 
-    static func fakesDirectory(file: String = #filePath) -> URL {
-        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fakes")
+    public static func fakesDirectory() -> URL {
+        URL(fileURLWithPath: repositoryRoot).appendingPathComponent("Tests/Fakes")
     }
 
-    init(script: String, arguments: [String] = []) throws {
+    public init(script: String, arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.fakesDirectory().appendingPathComponent(script).path] + arguments
         process.standardInput = stdin
@@ -32,7 +32,7 @@ final class FakeServer: @unchecked Sendable {
         port = p
     }
 
-    func stop() {
+    public func stop() {
         try? stdin.fileHandleForWriting.close()
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
