@@ -16,8 +16,23 @@ install -m 0644 "$root/README.md" "$root/config.sample.json" "$dest$prefix/share
 
 install -d -m 0750 "$dest/etc/discovery-bridge"
 if [ ! -e "$dest/etc/discovery-bridge/config.json" ]; then
-    install -m 0640 "$root/config.sample.json" "$dest/etc/discovery-bridge/config.json"
-    echo "wrote /etc/discovery-bridge/config.json from the sample: edit it, then 'discovery-bridge validate'"
+    # A minimal working skeleton (file provider only); config.sample.json in the doc folder shows every key.
+    cat > "$dest/etc/discovery-bridge/config.json" <<'JSON'
+{
+  "haproxy": { "runtime_api": "unix:/run/haproxy/api.sock", "timeout_ms": 2000 },
+  "state_file": "/var/lib/discovery-bridge/state.json",
+  "metrics": { "listen": "127.0.0.1:9105" },
+  "providers": { "file": { "path": "/etc/discovery-bridge/instances.json" } },
+  "backends": [
+    { "name": "web", "slots": 10, "server_prefix": "slot", "port": 8080,
+      "sources": [ { "provider": "file", "service": "web" } ],
+      "health": "passing", "drain_timeout": "30s", "growth": { "mode": "add_server", "increment": 10 } }
+  ],
+  "guard": { "max_removed_fraction": 0.5, "min_servers": 1 }
+}
+JSON
+    chmod 0640 "$dest/etc/discovery-bridge/config.json"
+    echo "wrote /etc/discovery-bridge/config.json (file provider skeleton): edit it, then 'discovery-bridge validate'"
 fi
 if [ ! -e "$dest/etc/discovery-bridge/instances.json" ]; then
     echo '{"services": {}}' > "$dest/etc/discovery-bridge/instances.json"

@@ -43,6 +43,7 @@ public actor Reconciler {
     private var lastRejected: [String: [String]] = [:]
     private var holds: [String: GuardHold] = [:]
     private var suspect: [String: String] = [:]
+    private var holdsChanged = false
     public private(set) var counters = Counters()
     public private(set) var lastSync: Date?
     public private(set) var lastError: String?
@@ -307,7 +308,10 @@ public actor Reconciler {
             dirty.formUnion(failedBackends)
             retryAt = .now + backoff.next()
         }
-        if plans.contains(where: { !$0.plan.isEmpty }) { persister.submit(document()) }
+        if plans.contains(where: { !$0.plan.isEmpty }) || holdsChanged {
+            holdsChanged = false
+            persister.submit(document())
+        }
         markSynced()
     }
 
@@ -371,7 +375,9 @@ public actor Reconciler {
     private func trackHold(backend: String, item: Planning.Item) {
         let previous = holds[backend]
         holds[backend] = item.hold
+        if (previous == nil) != (item.hold == nil) { holdsChanged = true }
         if let hold = item.hold, previous?.fingerprint != hold.fingerprint {
+            holdsChanged = true
             counters.guardHolds += 1
             logger.warning("guard holding a destructive change; the last good servers stay", metadata: [
                 "backend": "\(backend)", "reason": "\(hold.reason)", "would_remove": "\(hold.wouldRemove)",
@@ -419,7 +425,7 @@ public actor Reconciler {
 
     /// The state document for the current table.
     public func document() -> StateDocument {
-        StateDocument(version: 1, writtenAt: wallClock(), haproxy: identity, backends: tables)
+        StateDocument(version: 1, writtenAt: wallClock(), haproxy: identity, backends: tables, guardHolds: holds)
     }
 
     /// The slot tables, for `status` and metrics.

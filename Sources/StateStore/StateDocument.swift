@@ -22,12 +22,18 @@ public struct StateDocument: Sendable, Hashable, Codable {
     public var haproxy: HAProxyIdentity?
     /// Slot tables by backend name.
     public var backends: [String: BackendSlots]
+    /// Destructive changes the guard is holding, by backend (informational: shown by `status`).
+    public var guardHolds: [String: GuardHold]
 
-    public init(version: Int = StateDocument.currentVersion, writtenAt: Double, haproxy: HAProxyIdentity?, backends: [String: BackendSlots]) {
+    public init(
+        version: Int = StateDocument.currentVersion, writtenAt: Double, haproxy: HAProxyIdentity?, backends: [String: BackendSlots],
+        guardHolds: [String: GuardHold] = [:]
+    ) {
         self.version = version
         self.writtenAt = writtenAt
         self.haproxy = haproxy
         self.backends = backends
+        self.guardHolds = guardHolds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +41,16 @@ public struct StateDocument: Sendable, Hashable, Codable {
         case writtenAt = "written_at"
         case haproxy
         case backends
+        case guardHolds = "guard_holds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        writtenAt = try c.decode(Double.self, forKey: .writtenAt)
+        haproxy = try c.decodeIfPresent(HAProxyIdentity.self, forKey: .haproxy)
+        backends = try c.decode([String: BackendSlots].self, forKey: .backends)
+        guardHolds = try c.decodeIfPresent([String: GuardHold].self, forKey: .guardHolds) ?? [:]
     }
 
     /// Checks what decoding cannot: matching names, unique slots, complete active slots.

@@ -97,7 +97,11 @@ struct Status: AsyncParsableCommand {
                     rows.append(.object(o))
                 }
             }
-            print(JSONValue.object(["slots": .array(rows), "haproxy_reachable": .bool(live != nil)]).serialized(pretty: true))
+            var holds: [String: JSONValue] = [:]
+            for (backend, hold) in doc?.guardHolds ?? [:] {
+                holds[backend] = .object(["reason": .string(hold.reason), "since": .double(hold.since), "would_remove": .int(Int64(hold.wouldRemove))])
+            }
+            print(JSONValue.object(["slots": .array(rows), "guard_holds": .object(holds), "haproxy_reachable": .bool(live != nil)]).serialized(pretty: true))
             return
         }
         let formatter = ISO8601DateFormatter()
@@ -114,6 +118,9 @@ struct Status: AsyncParsableCommand {
         let widths = (0..<lines[0].count).map { col in lines.map { $0[col].count }.max() ?? 0 }
         for line in lines {
             print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+        for (backend, hold) in (doc?.guardHolds ?? [:]).sorted(by: { $0.key < $1.key }) {
+            print("guard holding \(backend) since \(formatter.string(from: Date(timeIntervalSince1970: hold.since))): \(hold.reason) (would remove \(hold.wouldRemove))")
         }
         if doc == nil { print("(no state file at \(config.stateFile) yet)") }
     }

@@ -1,6 +1,7 @@
 import Bridge
 import DiscoveryCore
 import Foundation
+import StateStore
 import TestSupport
 import XCTest
 
@@ -38,6 +39,11 @@ final class GuardTests: XCTestCase {
         let hold = await bridge.reconciler?.guardHolds()["web"]
         XCTAssertTrue(hold?.reason.contains("empty answer") ?? false, "\(hold as Any)")
         XCTAssertEqual(hold?.wouldRemove, 5)
+        // Shown by `status` (from the state file).
+        try await eventually("hold persisted") { (try? StateStore(path: bridge.statePath).load())??.guardHolds["web"] != nil }
+        let status = try await runCommand(bridgeExecutable, ["status", "--config", bridge.dir.file("config.json")])
+        XCTAssertTrue(status.stdout.contains("guard holding web"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("empty answer"), status.stdout)
         // The answer comes back: the hold ends, nothing was lost.
         try bridge.writeInstances(["web": (1...5).map { ("i\($0)", 20000 + $0, nil) }])
         try await eventually("hold cleared") { await bridge.reconciler?.guardHolds()["web"] == nil }
