@@ -24,7 +24,7 @@ struct NotifierService: Service {
         } onGracefulShutdown: {
             ready.signal()
         }
-        guard await reconciler.hasSynced else { return }
+        guard await reconciler.isReady else { return }
         notifier.notify("READY=1\nSTATUS=\(await statusLine())")
         logger.info("told systemd we are ready")
         try? await cancelWhenGracefulShutdown { try await self.heartbeat() }

@@ -37,6 +37,10 @@ public actor Reconciler {
     private let stopFlag = Atomic<Bool>(false)
     private var stopping: Bool { stopFlag.load(ordering: .relaxed) }
     private var firstSyncDone = false
+    private var readyDone = false
+    private let startedAt = ContinuousClock.now
+    /// How long readiness waits for every source's first answer before it is declared anyway (under systemd's start timeout).
+    public static let readyGrace: Duration = .seconds(30)
     private var onFirstSync: (@Sendable () -> Void)?
     private var pendingSince: [String: ContinuousClock.Instant] = [:]
     private var lastUnslotted: [String: [String]] = [:]
@@ -75,9 +79,10 @@ public actor Reconciler {
         self.persister = StatePersister(store: store, logger: logger)
     }
 
-    /// Registers a callback run once, after the first reconciliation that reached HAProxy.
+    /// Registers a callback run once the bridge is ready: HAProxy reconciled with every source's first answer
+    /// (or, when a source stays silent, `readyGrace` after start, with the remembered slots re-applied).
     public func onFirstSync(_ callback: @escaping @Sendable () -> Void) {
-        if firstSyncDone { callback() } else { onFirstSync = callback }
+        if readyDone { callback() } else { onFirstSync = callback }
     }
 
     // MARK: Inputs
@@ -170,6 +175,7 @@ public actor Reconciler {
         let now = ContinuousClock.now
         var deadline = min((lastResync ?? now) + config.haproxy.resyncInterval, (lastRestartCheck ?? now) + config.haproxy.restartCheckInterval)
         if !firstSyncDone || live == nil || !dirty.isEmpty { return now }
+        if !readyDone { deadline = min(deadline, startedAt + Self.readyGrace) }
         let wallNow = wallClock()
         for (name, hold) in holds {
             guard let backend = config.backend(named: name) else { continue }
@@ -324,8 +330,14 @@ public actor Reconciler {
     private func markSynced() {
         lastSync = Date()
         lastError = nil
-        if !firstSyncDone, live != nil {
-            firstSyncDone = true
+        if !firstSyncDone, live != nil { firstSyncDone = true }
+        guard firstSyncDone, !readyDone else { return }
+        let reported = config.backends.allSatisfy { $0.sources.allSatisfy { snapshots[$0.key] != nil } }
+        if reported || ContinuousClock.now - startedAt >= Self.readyGrace {
+            readyDone = true
+            if !reported {
+                logger.warning("ready without every source's first answer; remembered slots are applied, the rest follows when the sources answer")
+            }
             onFirstSync?()
             onFirstSync = nil
         }
@@ -447,4 +459,7 @@ public actor Reconciler {
     public func discoveredCounts() -> [String: Int] { snapshots.mapValues(\.count) }
 
     public var hasSynced: Bool { firstSyncDone }
+
+    /// True once ready (see `onFirstSync`): what systemd's READY=1 reports.
+    public var isReady: Bool { readyDone }
 }

@@ -98,8 +98,7 @@ final class SlotLifecycleTests: XCTestCase {
         let request = try XCTUnwrap(inflight, "could not place a long request on slot2")
         try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
         try await eventually("slot2 draining") { (try await bridge.servers("web")["slot2"]?.adminState ?? 0) & 0x08 != 0 }
-        let table = await bridge.reconciler?.slotTables()["web"]
-        XCTAssertEqual(table?.slots.first { $0.server == "slot2" }?.state, .draining)
+        try await eventually("table says draining") { await bridge.reconciler?.slotTables()["web"]?.slots.first { $0.server == "slot2" }?.state == .draining }
 
         // A new instance must not take the draining slot, and there is no other: it waits unslotted.
         try bridge.writeInstances(["web": [("web-1", ports[0], nil), ("web-3", ports[2], nil)]])
