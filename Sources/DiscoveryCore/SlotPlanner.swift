@@ -212,10 +212,9 @@ public enum SlotPlanner {
                 cursor += 1
                 var s = slots[i]
                 commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
-                // A freshly added server has weight 1 in HAProxy whatever the table remembers.
-                if s.weight != d.weight || s.dynamic && changes.contains(where: { $0.kind == .added && $0.server == s.server }) {
-                    commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
-                }
+                // Always set the weight: a free slot's remembered weight is not kept in sync with HAProxy (a restart
+                // or an `add server` resets it to 1 while the table keeps the last occupant's weight).
+                commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
                 commands.append(.setState(backend: backend, server: s.server, state: .ready))
                 changes.append(SlotChange(kind: .assigned, server: s.server, instanceID: d.id, detail: d.endpoint))
                 s.state = .active

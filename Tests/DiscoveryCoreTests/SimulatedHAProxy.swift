@@ -1,0 +1,124 @@
+import DiscoveryCore
+
+/// HAProxy's runtime server state, changed by `RuntimeCommand`s the way HAProxy changes it.
+///
+/// Template servers (`server-template <prefix> 1-N 127.0.0.1:9 disabled`) exist from the start, at the placeholder and in
+/// maintenance, weight 1. `add server` creates a dynamic server in maintenance with weight 1 and health checks off until
+/// `enable health`. A command naming an unknown backend or server, or adding a server that exists, fails as HAProxy's would.
+/// A restart forgets every runtime change and every dynamic server.
+struct SimulatedHAProxy {
+    struct CommandError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Template server names per backend.
+    let templates: [String: [String]]
+    private(set) var servers: [String: [String: LiveServer]] = [:]
+    /// `backend/server` of dynamic servers whose health checks were enabled.
+    private(set) var healthEnabled: Set<String> = []
+    /// How many commands were applied, for traces.
+    private(set) var applied = 0
+
+    init(templates: [String: [String]]) {
+        self.templates = templates
+        restart()
+    }
+
+    init(backends: [BackendConfig]) {
+        var t: [String: [String]] = [:]
+        for b in backends { t[b.name] = (1...max(1, b.slots)).map(b.serverName) }
+        self.init(templates: t)
+    }
+
+    /// HAProxy restarted (or reloaded without a server state file): back to haproxy.cfg.
+    mutating func restart() {
+        servers = [:]
+        healthEnabled = []
+        for (backend, names) in templates {
+            var b: [String: LiveServer] = [:]
+            for n in names { b[n] = LiveServer(name: n, address: "127.0.0.1", port: 9, admin: .maint, weight: 1) }
+            servers[backend] = b
+        }
+    }
+
+    func live(_ backend: String) -> [String: LiveServer] { servers[backend] ?? [:] }
+
+    /// Someone changed a server by hand (drift).
+    mutating func tamper(backend: String, server: String, _ change: (inout LiveServer) -> Void) {
+        guard var s = servers[backend]?[server] else { return }
+        change(&s)
+        servers[backend]?[server] = s
+    }
+
+    mutating func apply(_ commands: [RuntimeCommand]) throws(CommandError) {
+        for c in commands { try apply(c) }
+    }
+
+    mutating func apply(_ c: RuntimeCommand) throws(CommandError) {
+        guard var backend = servers[c.backend] else { throw CommandError(description: "No such backend: \(c.line)") }
+        applied += 1
+        if case .addServer(_, let name, let address, let port, _) = c {
+            guard backend[name] == nil else { throw CommandError(description: "Already exists a server with the same name: \(c.line)") }
+            guard AddressLiteral.isValid(address), (0...65535).contains(port) else { throw CommandError(description: "invalid address: \(c.line)") }
+            backend[name] = LiveServer(name: name, address: address, port: port, admin: .maint, weight: 1)
+            servers[c.backend] = backend
+            return
+        }
+        guard var server = backend[c.server] else { throw CommandError(description: "No such server: \(c.line)") }
+        switch c {
+        case .setAddress(_, _, let address, let port):
+            guard AddressLiteral.isValid(address), (1...65535).contains(port) else { throw CommandError(description: "invalid address: \(c.line)") }
+            server.address = address
+            server.port = port
+        case .setState(_, _, let state):
+            server.admin = state
+        case .setWeight(_, _, let weight):
+            guard (0...256).contains(weight) else { throw CommandError(description: "invalid weight: \(c.line)") }
+            server.weight = weight
+        case .enableHealth:
+            guard !(templates[c.backend] ?? []).contains(c.server) else {
+                throw CommandError(description: "template server: health is configured in haproxy.cfg: \(c.line)")
+            }
+            healthEnabled.insert("\(c.backend)/\(c.server)")
+        case .addServer:
+            break
+        }
+        backend[c.server] = server
+        servers[c.backend] = backend
+    }
+}
+
+/// What the bridge does when it has no slot table (mirrors `TableAdoption.merge` with no table): every server of the
+/// backend is adopted from HAProxy, ready → active, drain → draining, maint (or the placeholder) → free, with no instance id.
+enum LiveAdoption {
+    static func slotNumber(_ server: String, prefix: String) -> Int? {
+        guard server.hasPrefix(prefix) else { return nil }
+        let digits = server.dropFirst(prefix.count)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0" || digits.count == 1 else { return nil }
+        return Int(digits)
+    }
+
+    static func adopt(config: BackendConfig, live: [String: LiveServer], now: Double) -> BackendSlots {
+        var slots: [Slot] = []
+        for server in live.values.sorted(by: { $0.name < $1.name }) {
+            guard let n = slotNumber(server.name, prefix: config.serverPrefix) else { continue }
+            var slot = Slot(server: server.name, number: n, dynamic: n > config.slots, weight: server.weight, since: now)
+            let placeholder = server.address == "127.0.0.1" && server.port == 9
+            switch server.admin {
+            case .ready where !placeholder:
+                slot.state = .active
+                slot.address = server.address
+                slot.port = server.port
+            case .drain where !placeholder:
+                slot.state = .draining
+                slot.address = server.address
+                slot.port = server.port
+                slot.drainDeadline = now + config.drainTimeout.seconds
+            default:
+                slot.state = .free
+            }
+            slots.append(slot)
+        }
+        return BackendSlots(backend: config.name, slots: slots)
+    }
+}
