@@ -87,7 +87,7 @@ final class ConsulEndToEndTests: XCTestCase {
         let during = try await bridge.ready("web")
         XCTAssertEqual(during, before, "nothing removed during the outage or by the empty answer")
         try await consul.control("empty", ["enabled": .bool(false)])
-        try await eventually("hold cleared once the catalog is back") { await bridge.reconciler?.guardHolds()["web"] == nil }
+        try await eventually("hold cleared once the catalog is back", timeout: .seconds(15)) { await bridge.reconciler?.guardHolds()["web"] == nil }
         let after = try await bridge.ready("web")
         XCTAssertEqual(after, before)
     }

@@ -197,8 +197,8 @@ class Handler(BaseHTTPRequestHandler):
                 lock.notify_all()
             elif op == "empty":
                 state["empty"] = bool(doc.get("enabled", True))
-                if state["empty"]:
-                    bump(list(state["instances"].keys()))
+                # Emptying and refilling both change what the agent serves, so both move the index (as a real agent's sync does).
+                bump(list(state["instances"].keys()))
             else:
                 return self.send(404, "unknown control " + str(op))
         self.send(200, "{}", "application/json")
