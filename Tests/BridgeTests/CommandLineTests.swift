@@ -243,3 +243,49 @@ func normalizedSeries(_ series: String) -> String {
     let body = series[series.index(after: open)..<series.index(before: series.endIndex)]
     return name + "{" + body.split(separator: ",").sorted().joined(separator: ",") + "}"
 }
+
+/// Secrets reach their servers and nothing else: not logs at any level, not `status`, not `/status`.
+final class SecretsTests: XCTestCase {
+    func test_no_secret_appears_in_any_log_line_or_status_output() async throws {
+        let dir = try TemporaryDirectory(prefix: "db-secrets")
+        defer { dir.remove() }
+        let token = "tok-5f1e0c3a-93b7-4d0e-a1c2-SECRET"
+        let awsKey = "AKIAEXAMPLESECRETKEY"
+        let awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+        let consul = try ConsulFake(arguments: ["--acl-token", token])
+        defer { consul.stop() }
+        try await consul.register("web", id: "w1", node: "n1", nodeAddress: "10.9.0.1", port: 80)
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 2)])
+        defer { h.cleanup() }
+        let metricsPort = try FreePort.allocate()
+        try """
+        {
+          "haproxy": { "runtime_api": "unix:\(h.socketPath)" },
+          "state_file": "\(dir.file("state.json"))",
+          "metrics": { "listen": "127.0.0.1:\(metricsPort)" },
+          "providers": { "consul": { "address": "\(consul.address)", "token": "\(token)", "wait": "1s" } },
+          "backends": [{ "name": "web", "slots": 2, "port": 80, "server_options": "", "sources": [{ "provider": "consul", "service": "web" }] }]
+        }
+        """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
+        let env = ["AWS_ACCESS_KEY_ID": awsKey, "AWS_SECRET_ACCESS_KEY": awsSecret, "AWS_SESSION_TOKEN": "session-\(awsSecret)", "CONSUL_HTTP_TOKEN": token]
+        let bridge = try BridgeProcess(config: dir.file("config.json"), logPath: dir.file("bridge.log"), environment: env, logLevel: "trace")
+        defer { bridge.stop() }
+        try await eventually("instance applied", timeout: .seconds(10)) { try await h.readyEndpoints("web").count == 1 }
+        // Failures are where secrets leak most often: ACL errors and 500s echoing the request.
+        try await consul.control("fail", ["count": .int(3), "status": .int(403), "body": .string("ACL not found for token \(token)")])
+        try await Task.sleep(for: .milliseconds(1500))
+        let status = try await runCommand(bridgeExecutable, ["status", "--config", dir.file("config.json"), "--json"], environment: env)
+        let httpStatus = try await httpGet("http://127.0.0.1:\(metricsPort)/status")
+        let metrics = try await httpGet("http://127.0.0.1:\(metricsPort)/metrics")
+        bridge.child.signal(SIGTERM)
+        _ = await bridge.child.waitForExit(timeout: .seconds(5))
+        let state = (try? String(contentsOfFile: dir.file("state.json"), encoding: .utf8)) ?? ""
+        let log = bridge.log
+        XCTAssertGreaterThan(log.split(separator: "\n").count, 10, "trace logging produced lines")
+        for secret in [token, awsKey, awsSecret] {
+            for (name, text) in [("log", log), ("status", status.stdout + status.stderr), ("/status", httpStatus.body), ("/metrics", metrics.body), ("state", state)] {
+                XCTAssertFalse(text.contains(secret), "\(name) contains a secret")
+            }
+        }
+    }
+}
