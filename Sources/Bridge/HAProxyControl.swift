@@ -5,6 +5,8 @@ import HAProxyRuntime
 public protocol HAProxyControl: Sendable {
     func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome]
     func raw(_ lines: [String]) async throws(RuntimeError) -> [String]
+    /// Like `raw`, over a new connection: reaches the process that owns the socket now (after a reload).
+    func probe(_ lines: [String]) async throws(RuntimeError) -> [String]
     func close()
 }
 

@@ -204,9 +204,12 @@ public actor Reconciler {
         if live != nil, let known = identity, lastRestartCheck.map({ now - $0 >= config.haproxy.restartCheckInterval }) ?? true {
             lastRestartCheck = now
             do {
-                let answers = try await haproxy.raw(["show info"])
+                // A new connection each time: after a master-worker reload the persistent one still reaches the old
+                // worker, which would answer with the old pid (and stay alive as long as we keep talking to it).
+                let answers = try await haproxy.probe(["show info"])
                 if let answer = answers.first, let info = try? RuntimeParsers.info(answer),
                    HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec) != known {
+                    haproxy.close()
                     live = nil
                 }
             } catch {

@@ -36,6 +36,26 @@ public final class RuntimeClient: Sendable {
         return try result.get()
     }
 
+    /// Sends `lines` over a new connection that is closed afterwards, leaving the persistent one alone.
+    ///
+    /// After an HAProxy reload in master-worker mode, an open connection still talks to the old worker (which stays
+    /// alive while the connection does); only a new connection reaches the new worker. Use this to detect reloads.
+    public func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
+        if lines.isEmpty { return [] }
+        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
+            queue.async { [endpoint, timeout] in
+                do throws(RuntimeError) {
+                    let connection = try RuntimeConnection(endpoint: endpoint, timeout: timeout)
+                    defer { connection.close() }
+                    continuation.resume(returning: .success(try connection.exchange(lines)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
     /// Sends `lines` and checks each answer; a line unsafe to send (newline, `;`) is reported as failed and not sent.
     public func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
         var outcomes = [CommandOutcome?](repeating: nil, count: lines.count)
@@ -84,7 +104,7 @@ public final class RuntimeClient: Sendable {
         return try RuntimeParsers.statSessions(answers.first ?? "")
     }
 
-    /// Closes the connection; a later call opens a new one.
+    /// Closes the connection; a later call opens a new one (to whichever HAProxy process owns the socket now).
     public func close() {
         queue.async { [holder] in
             holder.connection?.close()

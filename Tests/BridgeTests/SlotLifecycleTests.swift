@@ -199,6 +199,31 @@ final class SlotLifecycleTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(restarts, 1)
     }
 
+    func test_an_haproxy_reload_in_master_worker_mode_is_reapplied() async throws {
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 3)], masterWorker: true)
+        haproxy = h
+        let b = try await HTTPBackends(count: 2)
+        http = b
+        let bridge = try BridgeHarness(haproxy: h, backendsJSON: """
+        [{ "name": "web", "slots": 3, "port": 8080, "server_options": "", "sources": [{ "provider": "file", "service": "web" }] }]
+        """)
+        harness = bridge
+        try bridge.writeInstances(["web": [("a", b.ports[0], 7), ("b", b.ports[1], nil)]])
+        try bridge.start()
+        try await eventually("two ready") { try await bridge.ready("web").count == 2 }
+        let before = try await bridge.ready("web")
+        try await h.reload()
+        let reloadedAt = ContinuousClock.now
+        // Check through a new connection: that is what reaches the new worker.
+        try await eventually("re-applied to the new worker", timeout: .seconds(5), every: .milliseconds(10)) {
+            try await h.readyEndpoints("web") == Set(before.values)
+        }
+        print("figure: slots re-applied \(ContinuousClock.now - reloadedAt) after a master-worker reload")
+        let port = try XCTUnwrap(h.frontendPorts["web"])
+        let serving = try await backendsServing(port: port)
+        XCTAssertEqual(serving, ["backend-1", "backend-2"])
+    }
+
     func test_a_malformed_instances_file_changes_nothing() async throws {
         let (bridge, ports) = try await setUpBridge()
         try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil)]])

@@ -26,9 +26,12 @@ public final class HAProxyInstance: @unchecked Sendable {
     public private(set) var frontendPorts: [String: Int] = [:]
     private var child: ChildProcess?
     public let executable: String
+    /// Started with `-W` (master-worker): `reload()` makes the master start a new worker from the config.
+    public let masterWorker: Bool
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s") async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false) async throws {
+        self.masterWorker = masterWorker
         guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
         executable = exe
         directory = try TemporaryDirectory(prefix: "db-haproxy")
@@ -70,7 +73,7 @@ public final class HAProxyInstance: @unchecked Sendable {
     /// Starts HAProxy (again) and waits until its socket answers.
     public func start() async throws {
         unlink(socketPath)
-        child = try ChildProcess(name: "haproxy", executable: executable, arguments: ["-db", "-f", configPath], output: directory.file("haproxy.log"))
+        child = try ChildProcess(name: "haproxy", executable: executable, arguments: (masterWorker ? ["-W"] : []) + ["-db", "-f", configPath], output: directory.file("haproxy.log"))
         let client = RuntimeClient(endpoint: endpoint, timeout: .milliseconds(500))
         defer { client.close() }
         try await eventually("HAProxy to answer on \(socketPath)", timeout: .seconds(10), every: .milliseconds(20)) {
@@ -86,6 +89,23 @@ public final class HAProxyInstance: @unchecked Sendable {
     public func stop() {
         child?.stop()
         child = nil
+    }
+
+    /// Reloads a master-worker HAProxy (SIGUSR2 to the master) and waits until a new worker owns the socket.
+    public func reload() async throws {
+        guard masterWorker, let child else { throw TestSupportError("reload needs a running master-worker HAProxy") }
+        let before = try await currentWorkerPID()
+        child.signal(SIGUSR2)
+        try await eventually("a new worker after reload", timeout: .seconds(10), every: .milliseconds(10)) {
+            (try? await self.currentWorkerPID()).map { $0 != before } ?? false
+        }
+    }
+
+    /// The pid answering on a new connection to the socket.
+    public func currentWorkerPID() async throws -> Int {
+        let client = RuntimeClient(endpoint: endpoint, timeout: .seconds(1))
+        defer { client.close() }
+        return try await client.showInfo().pid
     }
 
     public func restart() async throws {
