@@ -113,6 +113,12 @@ let package = Package(
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConsulProviderTests", dependencies: ["ConsulProvider", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EC2ProviderTests", dependencies: ["EC2Provider", "TestSupport"], swiftSettings: strict),
+        // Fault drills (`make drills` runs them at full scale; `make test` at CI scale).
+        .testTarget(
+            name: "DrillTests",
+            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "StateStore", "HAProxyRuntime", "DiscoveryCore", "TestSupport", "discovery-bridge"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BridgeTests",
             dependencies: ["Bridge", "FileProvider", "ConsulProvider", "TestSupport", "discovery-bridge"],

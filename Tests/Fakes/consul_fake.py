@@ -19,6 +19,7 @@ Control (POST JSON unless noted), under /_fake/:
   leader       {known, last_contact_ms}
   reset_index  {}                       simulate a snapshot restore: every index goes back to a small value
   empty        {enabled}                health answers [] (a freshly restarted agent)
+  refuse       {seconds}                stop listening (connection refused) for `seconds`, then serve again, same port and state
   no_block     {enabled}                health answers at once, ignoring index (to test the client's rate limit)
   stats        GET                      {"paths": {path: count}, "queries": [[time, path, query, has_token], ...]}
 """
@@ -195,6 +196,9 @@ class Handler(BaseHTTPRequestHandler):
             elif op == "no_block":
                 state["no_block"] = bool(doc.get("enabled", True))
                 lock.notify_all()
+            elif op == "refuse":
+                CURRENT["back_at"] = time.time() + float(doc.get("seconds", 1))
+                threading.Thread(target=CURRENT["server"].shutdown, daemon=True).start()
             elif op == "empty":
                 state["empty"] = bool(doc.get("enabled", True))
                 # Emptying and refilling both change what the agent serves, so both move the index (as a real agent's sync does).
@@ -289,7 +293,8 @@ def main():
     args = ap.parse_args()
     ACL_TOKEN = args.acl_token
     srv = Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
+    port = srv.server_address[1]
+    print(port, flush=True)
 
     def watch_stdin():
         try:
@@ -299,7 +304,21 @@ def main():
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     threading.Timer(args.max_seconds, lambda: os._exit(0)).start()
-    srv.serve_forever()
+    CURRENT["server"] = srv
+    while True:
+        CURRENT["server"].serve_forever()
+        # `refuse` stopped the server: nothing listens (connection refused) until it is due back, same port, same state.
+        CURRENT["server"].server_close()
+        time.sleep(max(0.0, CURRENT["back_at"] - time.time()))
+        while True:
+            try:
+                CURRENT["server"] = Server(("127.0.0.1", port), Handler)
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+CURRENT = {"server": None, "back_at": 0.0}
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 import Foundation
-import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The built `discovery-bridge` executable, next to the test bundle.
-let bridgeExecutable: String = {
+public let bridgeExecutable: String = {
     let candidates = [
         URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent().appendingPathComponent("discovery-bridge").path,
         "\(repositoryRoot)/.build/debug/discovery-bridge",
@@ -14,11 +13,11 @@ let bridgeExecutable: String = {
 }()
 
 /// `discovery-bridge run` as a child process with its log in a file.
-final class BridgeProcess: @unchecked Sendable {
-    let child: ChildProcess
-    let logPath: String
+public final class BridgeProcess: @unchecked Sendable {
+    public let child: ChildProcess
+    public let logPath: String
 
-    init(config: String, logPath: String, environment: [String: String] = [:], logLevel: String = "debug") throws {
+    public init(config: String, logPath: String, environment: [String: String] = [:], logLevel: String = "debug") throws {
         self.logPath = logPath
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
@@ -27,18 +26,18 @@ final class BridgeProcess: @unchecked Sendable {
                                  arguments: ["run", "--config", config, "--log-level", logLevel], environment: env, output: logPath)
     }
 
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func stop() { child.stop() }
+    public func stop() { child.stop() }
 }
 
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET.
-final class NotifySocket: @unchecked Sendable {
-    let path: String
+public final class NotifySocket: @unchecked Sendable {
+    public let path: String
     private let fd: Int32
-    private(set) var messages: [(at: ContinuousClock.Instant, text: String)] = []
+    public private(set) var messages: [(at: ContinuousClock.Instant, text: String)] = []
 
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var addr = sockaddr_un()
@@ -50,7 +49,7 @@ final class NotifySocket: @unchecked Sendable {
     }
 
     /// Reads every datagram waiting now.
-    func poll() -> [String] {
+    public func poll() -> [String] {
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -60,5 +59,5 @@ final class NotifySocket: @unchecked Sendable {
         return messages.map(\.text)
     }
 
-    func close() { Glibc.close(fd) }
+    public func close() { Glibc.close(fd) }
 }
