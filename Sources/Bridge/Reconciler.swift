@@ -219,6 +219,9 @@ public actor Reconciler {
         }
         if live == nil || lastResync.map({ now - $0 >= config.haproxy.resyncInterval }) ?? true {
             do {
+                // Re-read over a new connection: an open one may still reach a worker an HAProxy reload replaced
+                // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
+                haproxy.close()
                 let state = try await haproxy.readLiveState()
                 absorbLive(state)
                 lastResync = .now

@@ -35,6 +35,9 @@ public struct ConsulSettings: Sendable, Equatable {
     public var minRequestInterval: Duration
     /// A `X-Consul-LastContact` above this marks an answer as coming from a lagging server.
     public var maxLastContact: Duration
+    /// Longest pause between retries after a failure (jittered between half and all of it): bounds how long after an
+    /// outage the bridge notices Consul is back.
+    public var retryMax: Duration = .milliseconds(750)
 
     public static let defaultAddress = "http://127.0.0.1:8500"
 
@@ -111,12 +114,18 @@ public struct ConsulSettings: Sendable, Equatable {
             throw ConfigError(path: r.pathOf("min_request_interval"), "must be at least 1ms")
         }
         let maxLastContact = try r.duration("max_last_contact") ?? .seconds(10)
+        let retryMax = try r.duration("retry_max") ?? .milliseconds(750)
+        guard retryMax >= .milliseconds(10), retryMax <= .seconds(600) else {
+            throw ConfigError(path: r.pathOf("retry_max"), "must be between 10ms and 10m")
+        }
         try r.finish()
 
-        return ConsulSettings(
+        var settings = ConsulSettings(
             address: address, token: token, datacenter: datacenter, namespace: namespace, partition: partition,
             tls: tls, wait: wait, stale: stale, cached: cached, minRequestInterval: interval, maxLastContact: maxLastContact
         )
+        settings.retryMax = retryMax
+        return settings
     }
 
     static func validateAddress(_ raw: String, path: String) throws(ConfigError) -> String {

@@ -251,7 +251,7 @@ struct ConsulWatcher: Sendable {
     ) async {
         var index: UInt64 = 0
         var bucket = TokenBucket(interval: settings.minRequestInterval)
-        var backoff = RetryBackoff()
+        var backoff = RetryBackoff(base: min(.milliseconds(200), settings.retryMax), cap: settings.retryMax)
         var failing = false
         while !Task.isCancelled {
             let delay = bucket.take(now: .now)
