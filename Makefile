@@ -27,6 +27,12 @@ test: deps
 demo: build
 	@scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/discovery-bridge"
 
+# Fault drills at full scale (1000 updates / 110 kills, 15 s outage phases, 10,000 fuzz inputs per parser);
+# `make test` runs the same drills at CI scale.
+drills: deps
+	$(SWIFT) build --build-tests
+	DRILLS=full $(SWIFT) test --skip-build --filter DrillTests 2>&1 | tee drills.log | grep -E "^drill |error|Executed"
+
 install: release
 	@scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" "$(PREFIX)"
 
