@@ -280,16 +280,27 @@ public actor Reconciler {
         }
 
         var failedBackends = Set<String>()
+        var oldWorker = false
         if !lines.isEmpty {
             do {
                 let outcomes = try await haproxy.execute(lines)
                 counters.commandsSent += outcomes.count
+                var refused = 0
                 for (i, outcome) in outcomes.enumerated() where !outcome.succeeded {
                     counters.commandsFailed += 1
                     let backend = plans[owners[i]].plan.backend
                     failedBackends.insert(backend)
-                    logger.error("HAProxy refused a command", metadata: ["backend": "\(backend)", "command": "\(outcome.line)", "answer": "\(outcome.error ?? outcome.answer)"])
+                    // A worker an HAProxy reload replaced answers this until our connection moves to the new one.
+                    if outcome.answer.hasPrefix("Proxy is disabled") {
+                        oldWorker = true
+                        continue
+                    }
+                    refused += 1
+                    if refused <= 10 {
+                        logger.error("HAProxy refused a command", metadata: ["backend": "\(backend)", "command": "\(outcome.line)", "answer": "\(outcome.error ?? outcome.answer)"])
+                    }
                 }
+                if refused > 10 { logger.error("HAProxy refused more commands", metadata: ["more": "\(refused - 10)"]) }
             } catch {
                 counters.commandsSent += error.completed
                 // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
@@ -318,7 +329,12 @@ public actor Reconciler {
             // Refused commands: re-read what HAProxy really has, and do not hammer it.
             live = nil
             dirty.formUnion(failedBackends)
-            retryAt = .now + backoff.next()
+            if oldWorker {
+                logger.warning("HAProxy was reloaded: the connection reached the old worker; reconnecting", metadata: [:])
+                haproxy.close()
+            } else {
+                retryAt = .now + backoff.next()
+            }
         }
         if plans.contains(where: { !$0.plan.isEmpty }) || holdsChanged {
             holdsChanged = false
