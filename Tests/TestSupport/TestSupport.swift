@@ -108,7 +108,7 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     public func signal(_ sig: Int32) {
-        if process.isRunning { kill(process.processIdentifier, sig) }
+        if process.processIdentifier > 0, Self.alive(process.processIdentifier) { kill(process.processIdentifier, sig) }
     }
 
     /// Waits up to `timeout` for exit; returns the exit status or nil if still running.
@@ -121,14 +121,23 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
+        // Not `process.isRunning`: a process that re-executes itself (HAProxy's master on reload) can look gone to
+        // Foundation while it still runs. Ask the kernel instead.
+        let pid = process.processIdentifier
+        guard pid > 0, Self.alive(pid) else { return }
+        kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(3)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        while Self.alive(pid), Date() < deadline { usleep(10_000) }
+        if Self.alive(pid) { kill(pid, SIGKILL) }
+        if process.isRunning { process.waitUntilExit() }
+    }
+
+    /// True while `pid` exists and is not a zombie.
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
     }
 }
 
