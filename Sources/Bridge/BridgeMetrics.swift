@@ -11,10 +11,12 @@ public final class BridgeMetrics: Sendable {
 
     public init() {
         applyLatency = registry.makeDurationHistogram(
-            name: "discovery_bridge_change_to_applied_seconds",
+            descriptor: MetricNameDescriptor(
+                metricName: "discovery_bridge_change_to_applied_seconds", unitName: "",
+                helpText: "Time from a provider's change reaching the bridge to HAProxy acknowledging its commands."
+            ),
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
-                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)],
-            help: "Time from a provider's change reaching the bridge to HAProxy acknowledging its commands."
+                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
         )
     }
 
@@ -31,12 +33,12 @@ public final class BridgeMetrics: Sendable {
             if d > 0 { m[key] = total }
             return d
         }
-        let counter = registry.makeCounter(name: name, labels: labels, help: help)
+        let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
         if delta > 0 { counter.increment(by: Int64(delta)) }
     }
 
     private func gauge(_ name: String, labels: [(String, String)] = [], _ value: Double, help: String) {
-        registry.makeGauge(name: name, labels: labels, help: help).set(value)
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(value)
     }
 
     /// Updates every gauge and counter from the current state.

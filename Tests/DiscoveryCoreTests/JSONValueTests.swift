@@ -1,4 +1,5 @@
 import DiscoveryCore
+import TestSupport
 import XCTest
 
 final class JSONValueTests: XCTestCase {

@@ -87,38 +87,3 @@ struct SimulatedHAProxy {
         servers[c.backend] = backend
     }
 }
-
-/// What the bridge does when it has no slot table (mirrors `TableAdoption.merge` with no table): every server of the
-/// backend is adopted from HAProxy, ready → active, drain → draining, maint (or the placeholder) → free, with no instance id.
-enum LiveAdoption {
-    static func slotNumber(_ server: String, prefix: String) -> Int? {
-        guard server.hasPrefix(prefix) else { return nil }
-        let digits = server.dropFirst(prefix.count)
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0" || digits.count == 1 else { return nil }
-        return Int(digits)
-    }
-
-    static func adopt(config: BackendConfig, live: [String: LiveServer], now: Double) -> BackendSlots {
-        var slots: [Slot] = []
-        for server in live.values.sorted(by: { $0.name < $1.name }) {
-            guard let n = slotNumber(server.name, prefix: config.serverPrefix) else { continue }
-            var slot = Slot(server: server.name, number: n, dynamic: n > config.slots, weight: server.weight, since: now)
-            let placeholder = server.address == "127.0.0.1" && server.port == 9
-            switch server.admin {
-            case .ready where !placeholder:
-                slot.state = .active
-                slot.address = server.address
-                slot.port = server.port
-            case .drain where !placeholder:
-                slot.state = .draining
-                slot.address = server.address
-                slot.port = server.port
-                slot.drainDeadline = now + config.drainTimeout.seconds
-            default:
-                slot.state = .free
-            }
-            slots.append(slot)
-        }
-        return BackendSlots(backend: config.name, slots: slots)
-    }
-}

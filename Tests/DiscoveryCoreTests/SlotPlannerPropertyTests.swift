@@ -1,5 +1,6 @@
 import DiscoveryCore
 import Foundation
+import TestSupport
 import XCTest
 
 /// Random histories against a simulated HAProxy. Each history is replayable from its seed:
@@ -156,7 +157,7 @@ struct PlannerHistory {
             events.append("HAPROXY RESTART")
         }
         if rng.chance(0.05) {
-            table = LiveAdoption.adopt(config: config, live: haproxy.live(config.name), now: now)
+            table = TableAdoption.merge(config: config, table: nil, live: haproxy.live(config.name), now: now)
             stats.tableLosses += 1
             events.append("TABLE LOST (adopted from live)")
         }

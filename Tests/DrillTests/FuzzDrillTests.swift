@@ -34,6 +34,7 @@ final class FuzzDrillTests: XCTestCase {
     }
 
     /// Feeds `count` mutations of each seed to `parse`; returns (accepted, rejected).
+    @discardableResult
     func fuzz(_ name: String, seeds: [String], count: Int, _ parse: ([UInt8]) -> String?) -> (Int, Int) {
         var (rng, seed) = SplitMix64.seeded()
         var accepted = 0, rejected = 0

@@ -1,9 +1,7 @@
-import DiscoveryCore
-
-/// Reconciles the remembered slot table with what HAProxy actually has, before planning.
-enum TableAdoption {
+/// Reconciles the remembered slot table with what HAProxy actually has, before planning. Pure, like the planner.
+public enum TableAdoption {
     /// The slot number of `server` if it is one of this backend's slots (`<prefix><N>`).
-    static func slotNumber(_ server: String, prefix: String) -> Int? {
+    public static func slotNumber(_ server: String, prefix: String) -> Int? {
         guard server.hasPrefix(prefix) else { return nil }
         let digits = server.dropFirst(prefix.count)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0" || digits.count == 1 else { return nil }
@@ -13,7 +11,7 @@ enum TableAdoption {
     /// Merges live servers into the table: with no table, every slot is adopted from HAProxy (ready → active,
     /// drain → draining, maint → free); with a table, servers HAProxy has that the table lacks (a dynamic server added
     /// just before a crash) are adopted the same way. Slots the table has are left to the planner's drift repair.
-    static func merge(config: BackendConfig, table: BackendSlots?, live: [String: LiveServer], now: Double) -> BackendSlots {
+    public static func merge(config: BackendConfig, table: BackendSlots?, live: [String: LiveServer], now: Double) -> BackendSlots {
         var slots = table?.slots ?? []
         var known = Set(slots.map(\.number))
         for server in live.values.sorted(by: { $0.name < $1.name }) {
@@ -40,7 +38,7 @@ enum TableAdoption {
     }
 
     /// What HAProxy will have once a plan's commands all succeed.
-    static func expectedLive(_ table: BackendSlots, previous: [String: LiveServer]) -> [String: LiveServer] {
+    public static func expectedLive(_ table: BackendSlots, previous: [String: LiveServer]) -> [String: LiveServer] {
         var live = previous
         for slot in table.slots {
             var server = previous[slot.server] ?? LiveServer(name: slot.server, address: "127.0.0.1", port: 9, admin: .maint, weight: 1)
