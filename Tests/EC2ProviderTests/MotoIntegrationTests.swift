@@ -198,7 +198,11 @@ final class MotoIntegrationTests: XCTestCase {
     }
 
     /// Prints the time to discover and parse 5,000 instances; never asserts on time.
+    ///
+    /// Opt-in (`EC2_BENCH=1`): seeding 5,000 instances into moto takes over a minute and moto needs ~45 s to
+    /// answer the filtered query, which says more about moto than about the provider.
     func testBenchmarkDiscover5000Instances() async throws {
+        guard ProcessInfo.processInfo.environment["EC2_BENCH"] == "1" else { throw XCTSkip("set EC2_BENCH=1 to run the 5,000-instance benchmark") }
         let moto = try XCTUnwrap(moto)
         let seedStart = Date()
         let ids = try moto.run(region: "us-east-1", reservations: 500, count: 10,
@@ -208,24 +212,37 @@ final class MotoIntegrationTests: XCTestCase {
         let proxy = try startProxy()
         let started = ContinuousClock.now
         let r = try startProvider([
-            "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("5m"), "timeout": .string("120s"),
+            "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("10m"), "timeout": .string("5m"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(180, "publish of 5000") { await r.sink.last != nil }
+        await eventually(400, "publish of 5000") {
+            let s = await r.sink.snapshot()
+            return s.updates > 0 || !s.failures.isEmpty
+        }
         let discover = ContinuousClock.now - started
+        let failures = await r.sink.failures
+        XCTAssertEqual(failures, [])
         let got = await r.sink.last?.sources[Self.key("web")] ?? []
         XCTAssertEqual(got.count, 5000)
         let log = try proxyLog(proxy.url)
 
-        // Parse time alone, on the same XML.
-        let body = try runTool("curl", ["-sS", "--max-time", "120", "--aws-sigv4", "aws:amz:us-east-1:ec2", "--user", "AKIDBENCH:x",
+        // Parse and map alone, on the same XML, several times.
+        let body = try runTool("curl", ["-sS", "--max-time", "300", "--aws-sigv4", "aws:amz:us-east-1:ec2", "--user", "AKIDBENCH:x",
                                         "-H", "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-                                        "--data", "Action=DescribeInstances&Version=2016-11-15&MaxResults=1000", motoEndpoint + "/"], timeout: 150)
+                                        "--data", "Action=DescribeInstances&Version=2016-11-15&MaxResults=1000", motoEndpoint + "/"], timeout: 320)
         let bytes = Array(body.utf8)
-        let parseStart = ContinuousClock.now
-        let page = try EC2XML.describeInstances(bytes)
-        let parse = ContinuousClock.now - parseStart
-        print("ec2 benchmark: discover+parse+map 5000 instances from moto: \(discover) in \(log.requests) request(s); "
-              + "parse only: \(parse) for \(bytes.count / 1024) KiB, \(page.instances.count) instances")
+        var best = Duration.seconds(1000)
+        var count = 0
+        for _ in 0..<3 {
+            let t0 = ContinuousClock.now
+            let page = try EC2XML.describeInstances(bytes)
+            var warnings: [EC2Mapper.Warning] = []
+            let mapped = EC2Mapper(serviceTag: "HAProxy:Service:Name", portTag: "HAProxy:Service:Port", weightTag: "W", address: .private)
+                .group([(region: "us-east-1", instances: page.instances)], services: ["web"], warnings: &warnings)
+            best = min(best, ContinuousClock.now - t0)
+            count = mapped["web"]?.count ?? 0
+        }
+        print("ec2 benchmark: discover+parse+map 5000 instances from moto: \(discover) in \(log.requests) request(s) per refresh; "
+              + "parse+map only (best of 3): \(best) for \(bytes.count / 1024) KiB, \(count) instances")
     }
 
     func testCredentialsFromSharedFileProfile() async throws {
