@@ -302,6 +302,27 @@ final class MotoIntegrationTests: XCTestCase {
         XCTAssertEqual(stats?["credential_gets"], 1, "credentials are cached until near expiry")
     }
 
+    func testIMDSCredentialsNearExpiryAreRefreshed() async throws {
+        let moto = try XCTUnwrap(moto)
+        _ = try moto.run(region: "us-east-1", tags: ["HAProxy:Service:Name": "web"])
+        // Expires in 4 minutes: inside the 5-minute refresh margin, so every refresh fetches again.
+        let soon = Date().addingTimeInterval(240)
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+        let imds = try ChildProcess(name: "imds", executable: "python3",
+                                    arguments: [fakesDirectory + "/imds_fake.py", "ASIAIMDSKEY", Self.imdsSecret, Self.imdsToken, "us-east-1", f.string(from: soon)])
+        children.append(imds)
+        let imdsURL = "http://127.0.0.1:\(try imds.readPort())"
+        let r = try startProvider(["regions": .array([.string("us-east-1")]), "endpoint": .string(motoEndpoint),
+                                   "imds_endpoint": .string(imdsURL), "refresh_interval": .string("200ms")],
+                                  services: ["web"], env: ["HOME": home])
+        await eventually(20, "several refreshes") { await r.sink.successes >= 4 }
+        let stats = try JSONSerialization.jsonObject(with: Data(try control(imdsURL + "/__stats").utf8)) as? [String: Int]
+        XCTAssertGreaterThanOrEqual(stats?["credential_gets"] ?? 0, 3, "credentials close to expiry are fetched again")
+    }
+
     func testAssumeRoleThroughMotoSTS() async throws {
         let moto = try XCTUnwrap(moto)
         _ = try moto.run(region: "us-east-1", tags: ["HAProxy:Service:Name": "web"])

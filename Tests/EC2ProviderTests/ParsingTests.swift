@@ -1,5 +1,7 @@
 import DiscoveryCore
 @testable import EC2Provider
+import Foundation
+import Logging
 import XCTest
 
 final class XMLParsingTests: XCTestCase {
@@ -289,5 +291,66 @@ final class MappingTests: XCTestCase {
         m.address = .ipv6
         XCTAssertEqual(m.map(inst("i-1"), region: "r", prefixRegion: false, warnings: &w)?.address, "2001:db8::5")
         XCTAssertEqual(w, [])
+    }
+}
+
+/// A transport that must not be used (the chain should stop before IMDS).
+struct NoNetwork: AWSTransport {
+    func send(_ request: AWSRequest) async throws(EC2Error) -> AWSResponse {
+        throw EC2Error.transport("no network in this test (\(request.url))")
+    }
+}
+
+final class CredentialChainTests: XCTestCase {
+    var dir = ""
+
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "ec2creds-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: dir + "/.aws", withIntermediateDirectories: true)
+        try? "[default]\naws_access_key_id = AKIDFILEDEFAULT\naws_secret_access_key = filesecret\n[other]\naws_access_key_id = AKIDFILEOTHER\naws_secret_access_key = othersecret\naws_session_token = othertoken\n"
+            .write(toFile: dir + "/.aws/credentials", atomically: true, encoding: .utf8)
+        try? "custom-file-secret\n".write(toFile: dir + "/secret.txt", atomically: true, encoding: .utf8)
+        try? "[custom]\naws_access_key_id = AKIDCUSTOM\naws_secret_access_key = customsecret\n".write(toFile: dir + "/creds.ini", atomically: true, encoding: .utf8)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func chain(_ credentials: [String: JSONValue] = [:], env: [String: String]) throws -> CredentialChain {
+        let config = try EC2Config.parse(.object(["credentials": .object(credentials)]), path: "providers.ec2", configDirectory: dir)
+        return CredentialChain(config: config, environment: env, transport: NoNetwork(), logger: Logger(label: "t"))
+    }
+
+    func testOrder() async throws {
+        let envKeys = ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "envsecret", "HOME": dir]
+        var c = try await chain(["access_key_id": .string("AKIDCONFIG"), "secret_access_key_file": .string("secret.txt")], env: envKeys)
+            .current(stsRegion: "us-east-1")
+        XCTAssertEqual(c.accessKeyID, "AKIDCONFIG")
+        XCTAssertEqual(c.secretAccessKey, "custom-file-secret")
+        c = try await chain(env: envKeys).current(stsRegion: "us-east-1")
+        XCTAssertEqual(c.source, "environment")
+        c = try await chain(env: ["HOME": dir]).current(stsRegion: "us-east-1")
+        XCTAssertEqual(c.accessKeyID, "AKIDFILEDEFAULT")
+        c = try await chain(env: ["HOME": dir, "AWS_PROFILE": "other"]).current(stsRegion: "us-east-1")
+        XCTAssertEqual(c.accessKeyID, "AKIDFILEOTHER")
+        XCTAssertEqual(c.sessionToken, "othertoken")
+        c = try await chain(["profile": .string("custom")], env: envKeys.merging(["AWS_SHARED_CREDENTIALS_FILE": dir + "/creds.ini"]) { $1 })
+            .current(stsRegion: "us-east-1")
+        XCTAssertEqual(c.accessKeyID, "AKIDCUSTOM", "an explicit profile beats the environment")
+        XCTAssertFalse("\(c)".contains("customsecret"))
+    }
+
+    func testNothingFoundIsAClearError() async throws {
+        do {
+            _ = try await chain(env: ["HOME": dir + "/nowhere", "AWS_EC2_METADATA_DISABLED": "true"]).current(stsRegion: "us-east-1")
+            XCTFail("found credentials")
+        } catch {
+            XCTAssertTrue("\(error)".contains("IMDS disabled"), "\(error)")
+        }
+        do {
+            _ = try await chain(env: ["HOME": dir + "/nowhere"]).current(stsRegion: "us-east-1")
+            XCTFail("found credentials")
+        } catch {
+            XCTAssertTrue("\(error)".contains("instance metadata service failed"), "\(error)")
+        }
     }
 }
