@@ -192,6 +192,11 @@ final class INIAndConfigTests: XCTestCase {
         XCTAssertEqual(c.filters["vpc-id"], ["vpc-1", "vpc-2"])
         XCTAssertEqual(c.imdsEndpoint, "http://127.0.0.1:1")
         XCTAssertFalse(c.credentials.description.contains("sek"))
+        XCTAssertFalse("\(c)".contains("sek"), "the whole config prints no secret")
+        XCTAssertFalse(String(reflecting: c).contains("sek"))
+        let signing = AWSSigning(region: "r", service: "ec2", credentials: AWSCredentials(accessKeyID: "AKIAXYZ1234", secretAccessKey: "sek", sessionToken: "toksek", source: "t"))
+        XCTAssertFalse("\(signing)".contains("sek"))
+        XCTAssertFalse("\(AWSRequest(method: "GET", url: "u", timeout: .seconds(1), signing: signing))".contains("sek"))
         XCTAssertEqual(c.credentials.roleARN, "arn:aws:iam::1:role/x")
     }
 

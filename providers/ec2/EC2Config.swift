@@ -9,7 +9,7 @@ public struct EC2Config: Sendable, Equatable {
     }
 
     /// The `credentials` object; every field optional (absent means: use the default chain).
-    public struct Credentials: Sendable, Equatable, CustomStringConvertible {
+    public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
         public var accessKeyID: String?
         public var secretAccessKey: String?
         /// Path of a file holding the secret key (re-read whenever credentials are refreshed).
@@ -32,6 +32,8 @@ public struct EC2Config: Sendable, Equatable {
             if externalID != nil { parts.append("external_id: <set>") }
             return "Credentials(\(parts.joined(separator: ", ")))"
         }
+
+        public var debugDescription: String { description }
     }
 
     /// Explicit regions; empty means "find the own region" (environment, then IMDS).
