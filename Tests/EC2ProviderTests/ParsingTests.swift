@@ -344,6 +344,16 @@ final class CredentialChainTests: XCTestCase {
         XCTAssertFalse("\(c)".contains("customsecret"))
     }
 
+    func testLocalRegion() throws {
+        try "[default]\nregion = eu-north-1\n[profile other]\nregion = ap-south-1\n".write(toFile: dir + "/.aws/config", atomically: true, encoding: .utf8)
+        let c = EC2Config()
+        XCTAssertEqual(EC2Provider.localRegion(config: c, environment: ["AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "x-1", "HOME": dir]), "us-west-2")
+        XCTAssertEqual(EC2Provider.localRegion(config: c, environment: ["AWS_DEFAULT_REGION": "us-west-1", "HOME": dir]), "us-west-1")
+        XCTAssertEqual(EC2Provider.localRegion(config: c, environment: ["HOME": dir]), "eu-north-1")
+        XCTAssertEqual(EC2Provider.localRegion(config: c, environment: ["HOME": dir, "AWS_PROFILE": "other"]), "ap-south-1")
+        XCTAssertNil(EC2Provider.localRegion(config: c, environment: ["HOME": dir + "/none"]))
+    }
+
     func testNothingFoundIsAClearError() async throws {
         do {
             _ = try await chain(env: ["HOME": dir + "/nowhere", "AWS_EC2_METADATA_DISABLED": "true"]).current(stsRegion: "us-east-1")

@@ -36,7 +36,8 @@ public struct EC2Config: Sendable, Equatable {
         public var debugDescription: String { description }
     }
 
-    /// Explicit regions; empty means "find the own region" (environment, then IMDS).
+    /// Explicit regions; empty means one region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region` in the
+    /// shared config file, then the instance's own region from IMDS (unless `AWS_EC2_METADATA_DISABLED=true`).
     public var regions: [String] = []
     /// Endpoint override; `{region}` is replaced. Default `https://ec2.{region}.amazonaws.com`.
     public var endpoint: String?

@@ -46,6 +46,16 @@ public struct EC2Provider: DiscoveryProvider {
         self.transportOverride = transport
     }
 
+    /// The region from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's `region` in the shared config file.
+    static func localRegion(config: EC2Config, environment: [String: String]) -> String? {
+        for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+            if let r = environment[name], EC2Config.isRegionName(r) { return r }
+        }
+        let profile = config.credentials.profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        if let r = SharedCredentialFiles(environment: environment).region(profile: profile), EC2Config.isRegionName(r) { return r }
+        return nil
+    }
+
     /// Three refresh intervals plus one request timeout.
     public var stalenessLimit: Duration { config.refreshInterval * 3 + config.timeout }
 
@@ -122,10 +132,10 @@ final actor RefreshLoop {
         if !regions.isEmpty { return regions }
         if !config.regions.isEmpty {
             regions = config.regions
-        } else if let r = provider.environment["AWS_REGION"] ?? provider.environment["AWS_DEFAULT_REGION"], EC2Config.isRegionName(r) {
+        } else if let r = EC2Provider.localRegion(config: config, environment: provider.environment) {
             regions = [r]
         } else if provider.environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true" {
-            throw EC2Error.region("no regions configured, AWS_REGION/AWS_DEFAULT_REGION unset and IMDS disabled")
+            throw EC2Error.region("no regions configured, AWS_REGION/AWS_DEFAULT_REGION unset, no region in the shared config file, and IMDS disabled")
         } else {
             do {
                 regions = [try await IMDS(endpoint: config.imdsEndpoint, transport: transport, timeout: config.timeout).region()]
