@@ -341,6 +341,7 @@ final class MotoIntegrationTests: XCTestCase {
         let describes = log.entries.filter { $0.action == "DescribeInstances" }
         XCTAssertFalse(describes.isEmpty)
         XCTAssertTrue(describes.allSatisfy { !$0.auth.contains("AKIDTESTENV") && $0.token }, "EC2 is called with the role's session credentials")
+        XCTAssertTrue(describes.allSatisfy { $0.auth.contains("x-amz-security-token") }, "the session token is part of the signed headers")
         XCTAssertTrue(logs.all.contains { $0.contains("sts-assume-role") })
     }
 
