@@ -1,1 +1,0 @@
-// Target under construction; replaced by its real sources.
