@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BridgeTests",
-            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "TestSupport", "discovery-bridge"],
+            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "EC2Provider", "TestSupport", "discovery-bridge"],
             swiftSettings: strict
         ),
     ]

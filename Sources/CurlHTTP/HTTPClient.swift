@@ -332,11 +332,13 @@ final class CurlEngine: @unchecked Sendable {
             }
         }
 
-        // Headers; "Expect:" turns off 100-continue round trips for bodies.
+        // Headers; "Expect:" turns off 100-continue round trips for bodies. Not on SigV4 requests: libcurl 7.88 lists
+        // a suppressed `expect` among the signed headers without sending it, which AWS would reject as a bad signature
+        // (our signed bodies are small, so curl would not send Expect anyway).
         var list: UnsafeMutablePointer<curl_slist>? = nil
         var lines = r.headers.map { $0.value.isEmpty ? "\($0.name);" : "\($0.name): \($0.value)" }
         if let aws = r.awsSigV4, let token = aws.sessionToken { lines.append("X-Amz-Security-Token: \(token)") }
-        lines.append("Expect:")
+        if r.awsSigV4 == nil { lines.append("Expect:") }
         for line in lines {
             guard let next = curl_slist_append(list, line) else { return .transport("out of memory") }
             list = next

@@ -2,12 +2,13 @@ import DiscoveryCore
 @testable import EC2Provider
 import Foundation
 import Logging
+import TestSupport
 import XCTest
 
 /// End-to-end tests against a real moto_server (EC2 + STS), a fault-injecting proxy and an IMDSv2 fake.
 final class MotoIntegrationTests: XCTestCase {
     var moto: Moto?
-    var children: [ChildProcess] = []
+    var children: [ReportingProcess] = []
     var running: [RunningProvider] = []
     let logs = CapturingLogHandler.Store()
     var home = ""
@@ -53,8 +54,8 @@ final class MotoIntegrationTests: XCTestCase {
     }
 
     func startProxy() throws -> (port: Int, url: String) {
-        guard let moto else { throw HelperError("no moto") }
-        let child = try ChildProcess(name: "fault-proxy", executable: "python3", arguments: [fakesDirectory + "/fault_proxy.py", "\(moto.port)"])
+        guard let moto else { throw TestSupportError("no moto") }
+        let child = try ReportingProcess(name: "fault-proxy", executable: "python3", arguments: [fakesDirectory + "/fault_proxy.py", "\(moto.port)"])
         children.append(child)
         let port = try child.readPort()
         return (port, "http://127.0.0.1:\(port)")
@@ -75,7 +76,7 @@ final class MotoIntegrationTests: XCTestCase {
 
     func proxyLog(_ url: String) throws -> (requests: Int, entries: [ProxyLogEntry]) {
         let text = try control(url + "/__stats")
-        guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { throw HelperError("bad stats") }
+        guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { throw TestSupportError("bad stats") }
         let entries = (obj["log"] as? [[String: Any]] ?? []).map {
             ProxyLogEntry(action: $0["action"] as? String ?? "", auth: $0["auth"] as? String ?? "", token: $0["token"] as? Bool ?? false)
         }
@@ -105,7 +106,7 @@ final class MotoIntegrationTests: XCTestCase {
         let r = try startProvider([
             "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("300ms"), "timeout": .string("5s"),
         ], services: ["web", "api"], env: baseEnvironment())
-        await eventually(20, "first publish") { await r.sink.last != nil }
+        await waitUntil(20, "first publish") { await r.sink.last != nil }
         let lastUpdate = await r.sink.last
         let first = try XCTUnwrap(lastUpdate)
         let webInstances = first.sources[Self.key("web")] ?? []
@@ -136,7 +137,7 @@ final class MotoIntegrationTests: XCTestCase {
         // Steady state: no republish when nothing changed, but successes keep coming.
         let updatesBefore = await r.sink.updates.count
         let successesBefore = await r.sink.successes
-        await eventually(10, "more successful refreshes") { await r.sink.successes >= successesBefore + 3 }
+        await waitUntil(10, "more successful refreshes") { await r.sink.successes >= successesBefore + 3 }
         let updatesAfter = await r.sink.updates.count
         XCTAssertEqual(updatesAfter, updatesBefore, "unchanged instances are not republished")
         let perRefresh = try proxyLog(proxy.url)
@@ -144,13 +145,13 @@ final class MotoIntegrationTests: XCTestCase {
 
         // Stop one, terminate another: both disappear.
         try moto.seed([["op": "stop", "region": "us-east-1", "ids": [web[0]]], ["op": "terminate", "region": "us-east-1", "ids": [web[1]]]])
-        await eventually(20, "stopped/terminated instances removed") {
+        await waitUntil(20, "stopped/terminated instances removed") {
             let ids = Set((await r.sink.last?.sources[Self.key("web")] ?? []).map(\.id))
             return ids == Set([web[2]] + local)
         }
         // The drain tag turns an instance critical.
         try moto.seed([["op": "tag", "region": "us-east-1", "ids": [web[2]], "tags": ["HAProxy:Drain": "true"]]])
-        await eventually(20, "drain tag → critical") {
+        await waitUntil(20, "drain tag → critical") {
             await r.sink.last?.sources[Self.key("web")]?.first { $0.id == web[2] }?.health == .critical
         }
         let failures = await r.sink.failures
@@ -168,7 +169,7 @@ final class MotoIntegrationTests: XCTestCase {
             "regions": .array([.string("us-east-1"), .string("eu-west-1")]), "endpoint": .string(proxy.url),
             "refresh_interval": .string("500ms"), "address": .string("public"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(20, "publish") { await r.sink.last != nil }
+        await waitUntil(20, "publish") { await r.sink.last != nil }
         let got = await r.sink.last?.sources[Self.key("web")] ?? []
         var expected: [String: String] = [:]
         for id in east { expected["us-east-1/\(id)"] = eastIPs[id]?.public }
@@ -189,7 +190,7 @@ final class MotoIntegrationTests: XCTestCase {
         let r = try startProvider([
             "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("60s"), "timeout": .string("30s"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(60, "publish of 1100") { await r.sink.last != nil }
+        await waitUntil(60, "publish of 1100") { await r.sink.last != nil }
         let got = await r.sink.last?.sources[Self.key("web")] ?? []
         XCTAssertEqual(Set(got.map(\.id)), Set(ids))
         let log = try proxyLog(proxy.url)
@@ -214,7 +215,7 @@ final class MotoIntegrationTests: XCTestCase {
         let r = try startProvider([
             "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("10m"), "timeout": .string("5m"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(400, "publish of 5000") {
+        await waitUntil(400, "publish of 5000") {
             let s = await r.sink.snapshot()
             return s.updates > 0 || !s.failures.isEmpty
         }
@@ -265,14 +266,14 @@ final class MotoIntegrationTests: XCTestCase {
         let proxy = try startProxy()
         let env = ["HOME": home, "AWS_PROFILE": "dev", "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"]
         let r1 = try startProvider(["endpoint": .string(proxy.url), "refresh_interval": .string("10s")], services: ["web"], env: env)
-        await eventually(20, "publish with AWS_PROFILE=dev") { await r1.sink.last != nil }
+        await waitUntil(20, "publish with AWS_PROFILE=dev") { await r1.sink.last != nil }
         XCTAssertTrue(try proxyLog(proxy.url).entries.allSatisfy { $0.auth.contains("Credential=AKIDDEVFILE/") })
         await r1.stop()
 
         _ = try control(proxy.url + "/__reset", method: "POST")
         let r2 = try startProvider(["endpoint": .string(proxy.url), "refresh_interval": .string("10s"),
                                     "credentials": .object(["profile": .string("cfg")])], services: ["web"], env: env)
-        await eventually(20, "publish with profile cfg from the config file") { await r2.sink.last != nil }
+        await waitUntil(20, "publish with profile cfg from the config file") { await r2.sink.last != nil }
         XCTAssertTrue(try proxyLog(proxy.url).entries.allSatisfy { $0.auth.contains("Credential=AKIDCONFIGFILE/") })
         XCTAssertTrue(logs.all.contains { $0.contains("profile:cfg") }, "the credential source is logged (redacted)")
     }
@@ -280,7 +281,7 @@ final class MotoIntegrationTests: XCTestCase {
     func testCredentialsAndRegionFromIMDSv2() async throws {
         let moto = try XCTUnwrap(moto)
         let ids = try moto.run(region: "eu-central-1", tags: ["HAProxy:Service:Name": "web"])
-        let imds = try ChildProcess(name: "imds", executable: "python3",
+        let imds = try ReportingProcess(name: "imds", executable: "python3",
                                     arguments: [fakesDirectory + "/imds_fake.py", "ASIAIMDSKEY", Self.imdsSecret, Self.imdsToken, "eu-central-1"])
         children.append(imds)
         let imdsURL = "http://127.0.0.1:\(try imds.readPort())"
@@ -290,7 +291,7 @@ final class MotoIntegrationTests: XCTestCase {
         let proxy = try startProxy()
         let r = try startProvider(["endpoint": .string(proxy.url), "imds_endpoint": .string(imdsURL), "refresh_interval": .string("10s")],
                                   services: ["web"], env: ["HOME": home])
-        await eventually(20, "publish with IMDS credentials") { await r.sink.last != nil }
+        await waitUntil(20, "publish with IMDS credentials") { await r.sink.last != nil }
         let published = await r.sink.last?.sources[Self.key("web")]?.map(\.id)
         XCTAssertEqual(published, ids, "region eu-central-1 came from IMDS")
         let log = try proxyLog(proxy.url)
@@ -311,14 +312,14 @@ final class MotoIntegrationTests: XCTestCase {
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
-        let imds = try ChildProcess(name: "imds", executable: "python3",
+        let imds = try ReportingProcess(name: "imds", executable: "python3",
                                     arguments: [fakesDirectory + "/imds_fake.py", "ASIAIMDSKEY", Self.imdsSecret, Self.imdsToken, "us-east-1", f.string(from: soon)])
         children.append(imds)
         let imdsURL = "http://127.0.0.1:\(try imds.readPort())"
         let r = try startProvider(["regions": .array([.string("us-east-1")]), "endpoint": .string(motoEndpoint),
                                    "imds_endpoint": .string(imdsURL), "refresh_interval": .string("200ms")],
                                   services: ["web"], env: ["HOME": home])
-        await eventually(20, "several refreshes") { await r.sink.successes >= 4 }
+        await waitUntil(20, "several refreshes") { await r.sink.successes >= 4 }
         let stats = try JSONSerialization.jsonObject(with: Data(try control(imdsURL + "/__stats").utf8)) as? [String: Int]
         XCTAssertGreaterThanOrEqual(stats?["credential_gets"] ?? 0, 3, "credentials close to expiry are fetched again")
     }
@@ -332,8 +333,8 @@ final class MotoIntegrationTests: XCTestCase {
             "refresh_interval": .string("300ms"),
             "credentials": .object(["role_arn": .string("arn:aws:iam::123456789012:role/discovery"), "external_id": .string("ext-1")]),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(20, "publish with assumed role") { await r.sink.last != nil }
-        await eventually(10, "a few refreshes") { await r.sink.successes >= 3 }
+        await waitUntil(20, "publish with assumed role") { await r.sink.last != nil }
+        await waitUntil(10, "a few refreshes") { await r.sink.successes >= 3 }
         let log = try proxyLog(proxy.url)
         let assume = log.entries.filter { $0.action == "AssumeRole" }
         XCTAssertEqual(assume.count, 1, "the role credentials are cached")
@@ -352,13 +353,13 @@ final class MotoIntegrationTests: XCTestCase {
         let r = try startProvider([
             "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("200ms"), "timeout": .string("5s"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(20, "first publish") { await r.sink.last != nil }
+        await waitUntil(20, "first publish") { await r.sink.last != nil }
         var expected = Set(ids)
         for (n, kind) in ["throttle", "500", "garbage"].enumerated() {
             _ = try control(proxy.url + "/__fault?kind=\(kind)&count=1000", method: "POST")
             let failuresBefore = await r.sink.failures.count
             let updatesBefore = await r.sink.updates.count
-            await eventually(30, "failure reported for \(kind)") { await r.sink.failures.count > failuresBefore }
+            await waitUntil(30, "failure reported for \(kind)") { await r.sink.failures.count > failuresBefore }
             // Change the world while the API fails: nothing may be published.
             let new = try moto.run(region: "us-east-1", tags: ["HAProxy:Service:Name": "web"])
             expected.formUnion(new)
@@ -372,7 +373,7 @@ final class MotoIntegrationTests: XCTestCase {
             default: XCTAssertTrue(lastError.contains("not XML") || lastError.contains("expected <DescribeInstancesResponse>"), lastError)
             }
             _ = try control(proxy.url + "/__fault?kind=none&count=0", method: "POST")
-            await eventually(30, "recovery \(n) after \(kind)") {
+            await waitUntil(30, "recovery \(n) after \(kind)") {
                 Set((await r.sink.last?.sources[Self.key("web")] ?? []).map(\.id)) == expected
             }
         }
@@ -386,10 +387,10 @@ final class MotoIntegrationTests: XCTestCase {
         let r = try startProvider([
             "regions": .array([.string("us-east-1")]), "endpoint": .string(proxy.url), "refresh_interval": .string("300ms"),
         ], services: ["web"], env: baseEnvironment())
-        await eventually(20, "publish after one AuthFailure") { await r.sink.last != nil }
+        await waitUntil(20, "publish after one AuthFailure") { await r.sink.last != nil }
         let early = await r.sink.failures
         XCTAssertEqual(early, [], "a single AuthFailure is retried with fresh credentials")
         _ = try control(proxy.url + "/__fault?kind=auth&count=1000", method: "POST")
-        await eventually(20, "persistent AuthFailure reported") { await r.sink.failures.contains { $0.contains("AuthFailure") } }
+        await waitUntil(20, "persistent AuthFailure reported") { await r.sink.failures.contains { $0.contains("AuthFailure") } }
     }
 }

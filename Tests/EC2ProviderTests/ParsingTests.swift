@@ -2,6 +2,7 @@ import DiscoveryCore
 @testable import EC2Provider
 import Foundation
 import Logging
+import TestSupport
 import XCTest
 
 final class XMLParsingTests: XCTestCase {
