@@ -255,7 +255,10 @@ final class SecretsTests: XCTestCase {
         let consul = try ConsulFake(arguments: ["--acl-token", token])
         defer { consul.stop() }
         try await consul.register("web", id: "w1", node: "n1", nodeAddress: "10.9.0.1", port: 80)
-        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 2)])
+        let moto = try Moto()
+        defer { moto.stop() }
+        _ = try moto.run(region: "us-east-1", tags: ["HAProxy:Service:Name": "api"], privateIP: "10.9.1.1")
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 2), .init(name: "api", slots: 2)])
         defer { h.cleanup() }
         let metricsPort = try FreePort.allocate()
         try """
@@ -263,14 +266,25 @@ final class SecretsTests: XCTestCase {
           "haproxy": { "runtime_api": "unix:\(h.socketPath)" },
           "state_file": "\(dir.file("state.json"))",
           "metrics": { "listen": "127.0.0.1:\(metricsPort)" },
-          "providers": { "consul": { "address": "\(consul.address)", "token": "\(token)", "wait": "1s" } },
-          "backends": [{ "name": "web", "slots": 2, "port": 80, "server_options": "", "sources": [{ "provider": "consul", "service": "web" }] }]
+          "providers": {
+            "consul": { "address": "\(consul.address)", "token": "\(token)", "wait": "1s" },
+            "ec2": { "regions": ["us-east-1"], "endpoint": "\(moto.endpoint)", "refresh_interval": "1s",
+                     "credentials": { "access_key_id": "\(awsKey)", "secret_access_key": "\(awsSecret)" } }
+          },
+          "backends": [
+            { "name": "web", "slots": 2, "port": 80, "server_options": "", "sources": [{ "provider": "consul", "service": "web" }] },
+            { "name": "api", "slots": 2, "port": 81, "server_options": "", "sources": [{ "provider": "ec2", "service": "api" }] }
+          ]
         }
         """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
         let env = ["AWS_ACCESS_KEY_ID": awsKey, "AWS_SECRET_ACCESS_KEY": awsSecret, "AWS_SESSION_TOKEN": "session-\(awsSecret)", "CONSUL_HTTP_TOKEN": token]
         let bridge = try BridgeProcess(config: dir.file("config.json"), logPath: dir.file("bridge.log"), environment: env, logLevel: "trace")
         defer { bridge.stop() }
-        try await eventually("instance applied", timeout: .seconds(10)) { try await h.readyEndpoints("web").count == 1 }
+        try await eventually("instances applied", timeout: .seconds(15)) {
+            let web = try await h.readyEndpoints("web")
+            let api = try await h.readyEndpoints("api")
+            return web.count == 1 && api == ["10.9.1.1:81"]
+        }
         // Failures are where secrets leak most often: ACL errors and 500s echoing the request.
         try await consul.control("fail", ["count": .int(3), "status": .int(403), "body": .string("ACL not found for token \(token)")])
         try await Task.sleep(for: .milliseconds(1500))
