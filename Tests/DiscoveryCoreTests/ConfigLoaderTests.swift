@@ -159,7 +159,7 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func test_an_unknown_provider_block_lists_the_known_ones() {
-        expectError("providers.etcd: unknown provider (known: consul, file)", document(root: ["providers": .object(["etcd": .object([:])])]))
+        expectError("providers.etcd: unknown provider (known: consul, ec2, file)", document(root: ["providers": .object(["etcd": .object([:])])]))
         expectError("providers.file: expected an object, got \"yes\"", document(root: ["providers": .object(["file": .string("yes")])]))
     }
 

@@ -27,7 +27,7 @@ struct RejectingFactory: ProviderFactory {
 }
 
 enum Fixtures {
-    static let providerNames = ["file", "consul"]
+    static let providerNames = ["file", "consul", "ec2"]
 
     static func loader(_ factories: [any ProviderFactory] = providerNames.map { AcceptingFactory(name: $0) }) -> ConfigLoader {
         ConfigLoader(factories: factories, environment: [:], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

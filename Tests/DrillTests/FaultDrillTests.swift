@@ -141,7 +141,7 @@ final class FaultDrillTests: XCTestCase {
         try await consul.control("hang", ["enabled": .bool(true)])
         try await Task.sleep(for: phase)
         try await consul.control("hang", ["enabled": .bool(false)])
-        try await consul.control("fail", ["count": .int(Int64(Drill.scale(ci: 6, full: 30))), "status": .int(500), "body": .string("No cluster leader")])
+        try await consul.control("fail", ["count": .int(Int64(Drill.scale(ci: 2, full: 15))), "status": .int(500), "body": .string("No cluster leader")])
         try await Task.sleep(for: phase)
         try await consul.control("reset_index")
         try await consul.control("empty", ["enabled": .bool(true)])
