@@ -1,3 +1,4 @@
+import Dispatch
 import DiscoveryCore
 import Logging
 import StateStore
@@ -21,6 +22,7 @@ final class StatePersister: Sendable {
     let logger: Logger
     private let state = Mutex(State())
     private let wakeup = Wakeup()
+    private let queue = DispatchQueue(label: "discovery-bridge.state-persister")
 
     init(store: StateStore, logger: Logger) {
         self.store = store
@@ -60,9 +62,20 @@ final class StatePersister: Sendable {
     }
 
     private func writeLatest() async -> Bool {
+        // The document is picked and written on one serial queue, so the background loop and a shutdown flush can
+        // never finish out of order and leave an older table on disk.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            queue.async { [self] in
+                continuation.resume(returning: writeLatestNow())
+            }
+        }
+    }
+
+    /// Runs on `queue` only.
+    private func writeLatestNow() -> Bool {
         guard let doc = state.withLock({ s -> StateDocument? in s.latest == s.written ? nil : s.latest }) else { return true }
         do {
-            try await store.saveAsync(doc)
+            try store.save(doc)
             let recovered = state.withLock { s -> Bool in
                 s.written = doc
                 s.writes += 1

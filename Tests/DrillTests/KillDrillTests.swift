@@ -75,7 +75,8 @@ final class KillDrillTests: XCTestCase {
         let rows = try await h.servers("web").values.filter { $0.adminState & 0x3B == 0 }
         XCTAssertEqual(Set(rows.map { "\($0.address):\($0.port)" }).count, rows.count, "an endpoint is on two ready slots")
         bridge.child.signal(SIGTERM)
-        _ = await bridge.child.waitForExit(timeout: .seconds(5))
+        let exit = await bridge.child.waitForExit(timeout: .seconds(10))
+        XCTAssertEqual(exit, 0, "SIGTERM finishes cleanly")
         let doc = try XCTUnwrap(try StateStore(path: dir.file("state.json")).load())
         let active = doc.backends["web"]?.slots.filter { $0.state == .active }.compactMap(\.instanceID) ?? []
         XCTAssertEqual(Set(active).count, active.count, "an instance holds two slots in the state file")
