@@ -70,6 +70,8 @@ final class SlotLifecycleTests: XCTestCase {
         try bridge.writeInstances(["web": [("web-1", ports[0], 10)]])
         try bridge.start()
         try await eventually("weight 10") { try await bridge.servers("web")["slot1"]?.userWeight == 10 }
+        // HAProxy has it before the reconciler has counted the batch: wait for the table, which is updated last.
+        try await eventually("table updated") { await bridge.reconciler?.slotTables()["web"]?.slots.first?.weight == 10 }
         let sentBefore = await bridge.reconciler?.counters.commandsSent ?? 0
         try bridge.writeInstances(["web": [("web-1", ports[0], 200)]])
         try await eventually("weight 200") { try await bridge.servers("web")["slot1"]?.userWeight == 200 }
