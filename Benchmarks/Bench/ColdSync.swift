@@ -88,19 +88,31 @@ enum ColdSync {
         """)
         defer { probe.dir.remove() }
         let docBytes = Array(doc.utf8)
+        var planTimes: [Double] = []
         for _ in 0..<runs {
             var t = ContinuousClock.now
-            _ = try ConfigLoader(factories: [FileProviderFactory()], logger: Logger(label: "bench")).load(path: probe.configPath)
+            let loaded = try ConfigLoader(factories: [FileProviderFactory()], logger: Logger(label: "bench")).load(path: probe.configPath)
             configTimes.append((ContinuousClock.now - t).ms)
             t = ContinuousClock.now
-            _ = try InstancesFile.parse(docBytes, file: "instances.json")
+            let services = try InstancesFile.parse(docBytes, file: "instances.json")
             parseTimes.append((ContinuousClock.now - t).ms)
             try await haproxy.restart()
             let client = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(10))
             t = ContinuousClock.now
-            _ = try await client.readLiveState()
+            let live = try await client.readLiveState()
             liveTimes.append((ContinuousClock.now - t).ms)
             client.close()
+            var snapshots: [String: [Instance]] = [:]
+            for backend in loaded.config.backends {
+                for source in backend.sources { snapshots[source.key] = services[source.service] ?? [] }
+            }
+            t = ContinuousClock.now
+            let plans = Planning.plan(backends: loaded.config.backends, tables: [:], live: live.backends, snapshots: snapshots,
+                                      sessions: [:], now: Date().timeIntervalSince1970)
+            planTimes.append((ContinuousClock.now - t).ms)
+            guard plans.reduce(0, { $0 + $1.plan.commands.count }) == lines.count else {
+                throw TestSupportError("planning alone gave \(plans.reduce(0) { $0 + $1.plan.commands.count }) commands, the bridge sent \(lines.count)")
+            }
         }
         let b = Summary(bridgeTimes).median, fc = Summary(floorClient).median, fs = Summary(floorSocket).median
         report.add(bench, "bridge start→all \(total) ready (median)", b, "ms", note: "config load, file parse, live read, plan, apply")
@@ -111,7 +123,9 @@ enum ColdSync {
         report.add(bench, "part: config load (\(backends) backends)", cl, "ms")
         report.add(bench, "part: instances file parse (\(total))", pa, "ms")
         report.add(bench, "part: live read (show info + show servers state, parsed)", lr, "ms")
-        report.add(bench, "part: rest (planning, scheduling, answers)", b - fc - cl - pa - lr, "ms", note: "bridge − floor − the parts above")
+        let pl = Summary(planTimes).median
+        report.add(bench, "part: planning (Planning.plan, all backends)", pl, "ms")
+        report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms", note: "bridge − floor − the parts above")
         report.atMost(bench, "ratio bridge / RuntimeClient floor", b / fc, "x", limit: 1.5)
         report.add(bench, "ratio bridge / raw-socket floor", b / fs, "x")
     }
