@@ -60,8 +60,13 @@ enum ReloadComparison {
             try reloadHAProxy.writeConfig(render(port))
             reloadHAProxy.reload()
         }
-        let reloadTimes = try await measureSingles(singles, front: front, ports: ports, current: &current, settle: .milliseconds(500), reloadChange)
-        let reloadLoad = try await underLoad(changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(200), reloadChange)
+        let reloadTimes: [Double], reloadLoad: LoadResult
+        do {
+            reloadTimes = try await measureSingles("reload path", singles, front: front, ports: ports, current: &current, settle: .milliseconds(500), reloadChange)
+            reloadLoad = try await underLoad("reload path", changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(200), reloadChange)
+        } catch {
+            throw TestSupportError("\(error)\nHAProxy log (last lines):\n\(reloadHAProxy.logTail())")
+        }
         reloadHAProxy.stop()
 
         // The bridge path: same shape, server-template slots, the change through the file provider.
@@ -90,21 +95,26 @@ enum ReloadComparison {
         try bridge.writeInstances(instances(current))
         try await bridge.start()
         _ = try await waitServing(front: front, port: current, since: .now, timeout: .seconds(60))
+        // Changes start once the bridge's first full sync is acknowledged (be0 serves before the 30k-command batch ends).
+        try await eventually("the bridge's first sync", timeout: .seconds(60), every: .milliseconds(5)) { bridge.firstSync.withLock { $0 } != nil }
         let bridgeChange: @Sendable (Int) async throws -> Void = { port in try bridge.writeInstances(instances(port)) }
-        let bridgeTimes = try await measureSingles(singles, front: front, ports: ports, current: &current, settle: .milliseconds(100), bridgeChange)
+        let appliedBefore = await bridge.counters()?.applyLatencies.count ?? 0
+        let bridgeTimes = try await measureSingles("bridge path", singles, front: front, ports: ports, current: &current, settle: .milliseconds(100), bridgeChange)
         let parseTimes = try (0..<5).map { _ -> Double in
             let bytes = Array(instances(current).utf8)
             let t = ContinuousClock.now
             _ = try InstancesFile.parse(bytes, file: "instances.json")
             return (ContinuousClock.now - t).ms
         }
-        let applied = (await bridge.counters()?.applyLatencies ?? []).suffix(singles).map { $0 * 1000 }
+        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(appliedBefore).map { $0 * 1000 }
+        print("  bridge path, each change → serving: \(bridgeTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms; reconciler change→ack: \(applied.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
+        print("  reload path, each change → serving: \(reloadTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
             let lines = bridge.control?.executed.withLock { $0 } ?? []
             print("  DEBUG last commands:\n    " + lines.suffix(12).joined(separator: "\n    "))
             print("  DEBUG applyLatencies ms: \(((await bridge.counters())?.applyLatencies ?? []).suffix(8).map { Int($0 * 1000) })")
         }
-        let bridgeLoad = try await underLoad(changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(100), bridgeChange)
+        let bridgeLoad = try await underLoad("bridge path", changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(100), bridgeChange)
         await bridge.cleanup()
         slotHAProxy.stop()
 
@@ -112,7 +122,7 @@ enum ReloadComparison {
         report.add(bench, "reload: change→serving (median of \(singles))", r.median, "ms", note: String(format: "render + SIGUSR2 + new worker; max %.1f ms", r.max))
         report.add(bench, "bridge: change→serving (median of \(singles))", b.median, "ms", note: String(format: "rewrite 10k-instance file + bridge; max %.1f ms", b.max))
         report.add(bench, "bridge: parsing the 10k-instance file (median)", p.median, "ms", note: "InstancesFile.parse, part of the bridge path")
-        report.add(bench, "bridge: reconciler change→ack (median)", a.median, "ms", note: String(format: "counters.applyLatencies of those changes; max %.1f ms", a.max))
+        report.add(bench, "bridge: reconciler change→ack (median)", a.median, "ms", note: String(format: "counters.applyLatencies of those changes (%d); max %.1f ms", a.count, a.max))
         report.atLeast(bench, "speed-up reload / bridge", r.median / b.median, "x", limit: 100)
         report.add(bench, "reload: failed requests, \(changesUnderLoad) changes under load", Double(reloadLoad.failed), "req",
                    note: "of \(reloadLoad.total); \(reloadLoad.breakdown)")
@@ -121,7 +131,7 @@ enum ReloadComparison {
     }
 
     /// Polls the frontend (fresh connection per request) until it answers from `port`; returns ms since `since`.
-    static func waitServing(front: Int, port: Int, since: ContinuousClock.Instant, timeout: Duration = .seconds(30)) async throws -> Double {
+    static func waitServing(front: Int, port: Int, since: ContinuousClock.Instant, timeout: Duration = .seconds(30), what: String = "") async throws -> Double {
         let marker = "(127.0.0.1:\(port))"
         let ok = await onThread { () -> Bool in
             let deadline = since + timeout
@@ -130,18 +140,18 @@ enum ReloadComparison {
             }
             return false
         }
-        guard ok else { throw TestSupportError("frontend did not answer from port \(port) within \(timeout)") }
+        guard ok else { throw TestSupportError("\(what): frontend did not answer from port \(port) within \(timeout)") }
         return (ContinuousClock.now - since).ms
     }
 
-    static func measureSingles(_ n: Int, front: Int, ports: [Int], current: inout Int, settle: Duration,
+    static func measureSingles(_ what: String, _ n: Int, front: Int, ports: [Int], current: inout Int, settle: Duration,
                                _ change: @Sendable (Int) async throws -> Void) async throws -> [Double] {
         var times: [Double] = []
         for _ in 0..<n {
             let next = current == ports[0] ? ports[1] : ports[0]
             let start = ContinuousClock.now
             try await change(next)
-            times.append(try await waitServing(front: front, port: next, since: start))
+            times.append(try await waitServing(front: front, port: next, since: start, what: what))
             current = next
             try await Task.sleep(for: settle)
         }
@@ -154,13 +164,13 @@ enum ReloadComparison {
         var breakdown: String
     }
 
-    static func underLoad(_ n: Int, front: Int, ports: [Int], current: inout Int, threads: Int, settle: Duration,
+    static func underLoad(_ what: String, _ n: Int, front: Int, ports: [Int], current: inout Int, threads: Int, settle: Duration,
                           _ change: @Sendable (Int) async throws -> Void) async throws -> LoadResult {
         let load = LoadGenerator(port: front, threads: threads)
         Cleanup.shared.add { Task { await load.stop() } }
         try await Task.sleep(for: .milliseconds(300))
         do {
-            _ = try await measureSingles(n, front: front, ports: ports, current: &current, settle: settle, change)
+            _ = try await measureSingles(what + " under load", n, front: front, ports: ports, current: &current, settle: settle, change)
         } catch {
             await load.stop()
             throw error

@@ -349,10 +349,21 @@ final class MasterWorkerHAProxy: @unchecked Sendable {
             }
             return (try? await client.raw(["show info"])) != nil
         }
+        // The master's CLI answering means it runs its loop and handles SIGUSR2.
+        let master = masterSocket
+        try await eventually("the master CLI to list its workers", timeout: .seconds(10), every: .milliseconds(20)) {
+            await onThread { unixRequest(path: master, "show proc\n")?.contains("worker") ?? false }
+        }
     }
 
     func reload() {
         child?.signal(SIGUSR2)
+    }
+
+    /// The last lines HAProxy (master and workers) logged, for error messages.
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: dir.file("haproxy.log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     func stop() {
@@ -380,4 +391,35 @@ func statusKB(pid: Int32, _ field: String) -> Double? {
         if parts.count >= 2 { return Double(parts[1]) }
     }
     return nil
+}
+
+/// One request on a UNIX stream socket (non-interactive CLI: HAProxy answers and closes); nil on failure.
+func unixRequest(path: String, _ text: String, timeoutMs: Int = 2000) -> String? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    let rc = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else { return nil }
+    let payload = Array(text.utf8)
+    guard payload.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == payload.count else { return nil }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { out.append(contentsOf: buf[0..<n]); continue }
+        if n < 0, errno == EINTR { continue }
+        break
+    }
+    return String(decoding: out, as: UTF8.self)
 }
