@@ -36,5 +36,12 @@ drills: deps
 install: release
 	@scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" "$(PREFIX)"
 
+# Benchmarks (release build): prints a table and writes bench-results.json. BENCH_FLAGS="--quick" for a smoke run.
+BENCH_FLAGS ?=
+bench: deps
+	$(SWIFT) build -c release --product discovery-bridge
+	$(SWIFT) build -c release --product discovery-bridge-bench
+	"$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge-bench" --bridge-bin "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" --json bench-results.json $(BENCH_FLAGS)
+
 clean:
 	rm -rf .build .demo

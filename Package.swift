@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "discovery-bridge", targets: ["discovery-bridge"]),
+        .executable(name: "discovery-bridge-bench", targets: ["discovery-bridge-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -104,6 +105,16 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["HAProxyRuntime", "DiscoveryCore", "CurlHTTP"],
             path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        // `make bench`: propagation latency, reload comparison, cold sync, cost (never timed unit tests).
+        .executableTarget(
+            name: "discovery-bridge-bench",
+            dependencies: [
+                "Bridge", "DiscoveryCore", "HAProxyRuntime", "StateStore", "FileProvider", "ConsulProvider", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Bench",
             swiftSettings: strict
         ),
         .testTarget(name: "DiscoveryCoreTests", dependencies: ["DiscoveryCore", "TestSupport"], swiftSettings: strict),

@@ -153,6 +153,9 @@ public enum SlotPlanner {
             }
         }
 
+        // Drains start after the newcomers are ready (sent at the end of the batch), so a swap never leaves the
+        // backend without a server taking new connections, not even between two commands.
+        var drainsLast: [Int: RuntimeCommand] = [:]
         if input.desired != nil {
             for i in slots.indices where !unusable.contains(i) {
                 var s = slots[i]
@@ -160,18 +163,20 @@ public enum SlotPlanner {
                     s.state = .draining
                     s.since = now
                     s.drainDeadline = now + cfg.drainTimeout.seconds
-                    commands.append(.setState(backend: backend, server: s.server, state: .drain))
+                    drainsLast[i] = .setState(backend: backend, server: s.server, state: .drain)
                     changes.append(SlotChange(kind: .draining, server: s.server, instanceID: s.instanceID, detail: "instance gone"))
                     slots[i] = s
                 }
             }
         }
-        // Draining slots whose sessions reached 0, or whose deadline passed, go to maint and become free.
+        // Draining slots whose sessions reached 0, or whose deadline passed, go to maint and become free. Sessions
+        // count only for slots already draining: a count read before this drain began says nothing about it.
         for i in slots.indices where !unusable.contains(i) && slots[i].state == .draining {
             let s = slots[i]
-            let sessionsDone = input.sessions[s.server] == 0
+            let sessionsDone = drainsLast[i] == nil && input.sessions[s.server] == 0
             let deadlinePassed = now >= (s.drainDeadline ?? now)
             guard sessionsDone || deadlinePassed else { continue }
+            if let drain = drainsLast.removeValue(forKey: i) { commands.append(drain) }
             commands.append(.setState(backend: backend, server: s.server, state: .maint))
             changes.append(SlotChange(kind: .freed, server: s.server, instanceID: s.instanceID, detail: sessionsDone ? "sessions reached 0" : "drain timeout"))
             var freed = s
@@ -228,6 +233,8 @@ public enum SlotPlanner {
                 placed.insert(d.id)
             }
         }
+
+        commands.append(contentsOf: drainsLast.sorted { $0.key < $1.key }.map(\.value))
 
         // Phase 3: repair drift between the table and HAProxy for slots this plan did not already command.
         if input.live != nil {

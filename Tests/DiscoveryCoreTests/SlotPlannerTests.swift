@@ -113,6 +113,30 @@ final class SlotPlannerTests: XCTestCase {
         XCTAssertTrue(d.unslotted.isEmpty)
     }
 
+    func test_a_swap_readies_the_newcomer_before_draining_the_gone_instance() {
+        let cfg = Fixtures.backend(slots: 2, drainTimeout: .seconds(30))
+        let a = plan(cfg, .empty(for: cfg), desired: [Fixtures.instance(1)])
+        let b = plan(cfg, a.slots, desired: [Fixtures.instance(2)], at: t0 + 1)
+        XCTAssertEqual(lines(b), [
+            "set server web/slot2 addr 10.0.0.2 port 8080",
+            "set weight web/slot2 1",
+            "set server web/slot2 state ready",
+            "set server web/slot1 state drain",
+        ], "between two commands of the batch the backend always has a server taking new connections")
+        XCTAssertEqual(b.changes.map(\.kind), [.draining, .assigned])
+    }
+
+    func test_sessions_read_before_a_drain_began_do_not_free_the_slot() {
+        let cfg = Fixtures.backend(slots: 2, drainTimeout: .seconds(30))
+        let a = plan(cfg, .empty(for: cfg), desired: [Fixtures.instance(1)])
+        // slot1 showed 0 sessions in an earlier read (e.g. of a previous occupant's drain); its new drain just began.
+        let b = plan(cfg, a.slots, desired: [Fixtures.instance(2)], sessions: ["slot1": 0], at: t0 + 1)
+        XCTAssertEqual(slot(b, 1)?.state, .draining)
+        XCTAssertFalse(lines(b).contains("set server web/slot1 state maint"))
+        let c = plan(cfg, b.slots, desired: [Fixtures.instance(2)], sessions: ["slot1": 0], at: t0 + 2)
+        XCTAssertEqual(lines(c), ["set server web/slot1 state maint"], "a count read while draining frees it")
+    }
+
     func test_a_draining_slot_is_freed_at_its_deadline_whatever_its_sessions() {
         let cfg = Fixtures.backend(slots: 1, drainTimeout: .seconds(30))
         let a = plan(cfg, .empty(for: cfg), desired: [Fixtures.instance(1)])

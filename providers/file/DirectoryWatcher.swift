@@ -54,11 +54,32 @@ final class DirectoryWatcher: @unchecked Sendable {
         }
     }
 
-    /// Discards queued events (the file is re-read anyway).
-    func drain() {
-        guard inotifyFD >= 0 else { return }
+    /// Discards queued events; returns whether one named `fileName` (or concerned the folder itself, or events were
+    /// lost). Events for other names (an editor's or a deploy tool's temporary file) return false.
+    @discardableResult
+    func drain(fileName: String) -> Bool {
+        guard inotifyFD >= 0 else { return true }
+        let wanted = Array(fileName.utf8)
+        let header = MemoryLayout<inotify_event>.size
+        let folderEvents = UInt32(IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)
+        var named = false
         var buf = [UInt8](repeating: 0, count: 4096)
-        while buf.withUnsafeMutableBytes({ read(inotifyFD, $0.baseAddress, $0.count) }) > 0 {}
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            var offset = 0
+            while offset + header <= n {
+                let (mask, length) = buf.withUnsafeBytes { raw in
+                    (raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self), Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                }
+                let nameStart = offset + header
+                let nameEnd = min(n, nameStart + length)
+                let name = buf[nameStart..<nameEnd].prefix { $0 != 0 }
+                if mask & folderEvents != 0 || length == 0 || name.elementsEqual(wanted) { named = true }
+                offset = nameEnd
+            }
+        }
+        return named
     }
 
     func close() {

@@ -66,6 +66,7 @@ public struct FileProvider: DiscoveryProvider {
 
     public func run(sink: any ProviderSink) async throws {
         let watcher = DirectoryWatcher(directory: (path as NSString).deletingLastPathComponent, logger: logger)
+        let fileName = (path as NSString).lastPathComponent
         defer { watcher.close() }
         var lastIdentity: FileIdentity?
         var lastPublished: [String: [Instance]]?
@@ -108,8 +109,9 @@ public struct FileProvider: DiscoveryProvider {
             if changed {
                 // Let a burst of events (an editor's write + rename) settle into one read.
                 try? await Task.sleep(for: .milliseconds(1))
-                watcher.drain()
-                forceRead = true
+                // An event naming the file forces a read; others (a temporary file being written next to it) only
+                // lead to the identity check above, which still catches a symlink swapped under the path.
+                forceRead = watcher.drain(fileName: fileName)
             }
         }
     }

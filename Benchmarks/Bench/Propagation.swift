@@ -1,0 +1,152 @@
+import DiscoveryCore
+import Foundation
+import HAProxyRuntime
+import TestSupport
+
+/// Benchmark 1: a change at the source → the new state in HAProxy's `show servers state`, polled in a tight loop.
+///
+/// Changes alternate between adding/removing instance `b` and moving instance `a`'s weight between 10 and 20.
+enum Propagation {
+    static let bench = "propagation"
+    static let targetMs = 20.0
+
+    static func run(_ options: Options, _ report: Report) async throws {
+        let changes = options.quick ? 100 : 500
+        try await fileProvider(changes: changes, report)
+        try await consul(changes: changes, report)
+    }
+
+    struct Expected {
+        var weightA = 10
+        var bPresent = false
+        mutating func step(_ i: Int) {
+            if i % 2 == 0 { bPresent.toggle() } else { weightA = weightA == 10 ? 20 : 10 }
+        }
+        func holds(_ rows: [ServerStateRow], a: String, b: String) -> Bool {
+            var aOK = false, bSeen = false
+            for r in rows where r.adminState & 0x3B == 0 {
+                let ep = "\(r.address):\(r.port)"
+                if ep == a, r.userWeight == weightA { aOK = true }
+                if ep == b { bSeen = true }
+            }
+            return aOK && bSeen == bPresent
+        }
+    }
+
+    /// Polls `show servers state web` on one connection until `expected` holds; returns the elapsed time since `start`.
+    static func waitVisible(_ poller: RuntimeClient, start: ContinuousClock.Instant, _ expected: Expected, a: String, b: String) async throws -> Duration {
+        let deadline = start + .seconds(10)
+        while true {
+            let rows = try await poller.showServersState(backend: "web")
+            let now = ContinuousClock.now
+            if expected.holds(rows, a: a, b: b) { return now - start }
+            if now > deadline { throw TestSupportError("change not visible in HAProxy within 10s (expected weight \(expected.weightA), b present \(expected.bPresent))") }
+        }
+    }
+
+    static func backendJSON(provider: String) -> String {
+        """
+        "guard": { "max_removed_fraction": 1.0, "min_servers": 0 },
+        "backends": [{ "name": "web", "slots": 10, "port": 8080, "server_options": "", "drain_timeout": "1s",
+                       "sources": [{ "provider": "\(provider)", "service": "web" }] }]
+        """
+    }
+
+
+    static func fileProvider(changes: Int, _ report: Report) async throws {
+        let haproxy = try await HAProxyInstance(backends: [.init(name: "web", slots: 10)], withFrontends: false)
+        Cleanup.shared.add { haproxy.cleanup() }
+        let bridge = try InProcessBridge(socketPath: haproxy.socketPath, body: """
+        "providers": { "file": { "path": "instances.json" } },
+        \(backendJSON(provider: "file"))
+        """)
+        let a = "10.0.0.1:8080", b = "10.0.0.2:8080"
+        var expected = Expected()
+        func doc() -> String {
+            var list: [(id: String, address: String, port: Int, weight: Int?)] = [("a", "10.0.0.1", 8080, expected.weightA)]
+            if expected.bPresent { list.append(("b", "10.0.0.2", 8080, nil)) }
+            return instancesJSON([("web", list)])
+        }
+        try bridge.writeInstances(doc())
+        try await bridge.start()
+        let poller = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(2))
+        defer { poller.close() }
+        _ = try await waitVisible(poller, start: .now, expected, a: a, b: b)
+        let before = await bridge.counters()?.applyLatencies.count ?? 0
+        var totals: [Double] = []
+        for i in 0..<changes {
+            expected.step(i)
+            let text = doc()
+            let start = ContinuousClock.now
+            try bridge.writeInstances(text)
+            totals.append(try await waitVisible(poller, start: start, expected, a: a, b: b).ms)
+        }
+        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(before).map { $0 * 1000 }
+        await bridge.cleanup()
+        let s = Summary(totals), r = Summary(Array(applied))
+        print("  file provider, \(changes) changes (atomic rename → visible in show servers state):")
+        report.add(bench, "file: median rename→visible", s.median, "ms")
+        report.atMost(bench, "file: p99 rename→visible", s.p99, "ms", limit: targetMs, note: "the rename is the provider's answer")
+        report.add(bench, "file: max rename→visible", s.max, "ms")
+        report.add(bench, "file: reconciler change→ack median", r.median, "ms", note: "counters.applyLatencies, \(r.count) samples")
+        report.add(bench, "file: reconciler change→ack p99", r.p99, "ms")
+        report.add(bench, "file: reconciler change→ack max", r.max, "ms")
+    }
+
+    static func consul(changes: Int, _ report: Report) async throws {
+        let fake = try ConsulFake(arguments: ["--max-seconds", "1800"])
+        Cleanup.shared.add { fake.stop() }
+        let haproxy = try await HAProxyInstance(backends: [.init(name: "web", slots: 10)], withFrontends: false)
+        Cleanup.shared.add { haproxy.cleanup() }
+        // Consul provider defaults (wait 5m, min_request_interval 100ms); changes are paced beyond that interval.
+        let bridge = try InProcessBridge(socketPath: haproxy.socketPath, body: """
+        "providers": { "consul": { "address": "\(fake.address)" } },
+        \(backendJSON(provider: "consul"))
+        """)
+        let a = "10.0.0.1:8080", b = "10.0.0.2:8080"
+        var expected = Expected()
+        func registerA() async throws {
+            try await fake.control("register", ["service": .string("web"), "id": .string("a"), "node": .string("n1"),
+                                                "node_address": .string("10.0.0.1"), "port": .int(8080),
+                                                "weights": .object(["Passing": .int(Int64(expected.weightA)), "Warning": .int(1)])])
+        }
+        try await registerA()
+        try await bridge.start()
+        let poller = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(2))
+        defer { poller.close() }
+        _ = try await waitVisible(poller, start: .now, expected, a: a, b: b)
+        let before = await bridge.counters()?.applyLatencies.count ?? 0
+        var totals: [Double] = [], afterAnswer: [Double] = [], controls: [Double] = []
+        for i in 0..<changes {
+            try await Task.sleep(for: .milliseconds(110))
+            expected.step(i)
+            let start = ContinuousClock.now
+            if i % 2 == 0 {
+                if expected.bPresent {
+                    try await fake.register("web", id: "b", node: "n2", nodeAddress: "10.0.0.2", port: 8080)
+                } else {
+                    try await fake.control("deregister", ["service": .string("web"), "id": .string("b"), "node": .string("n2")])
+                }
+            } else {
+                try await registerA()
+            }
+            let answered = ContinuousClock.now
+            let total = try await waitVisible(poller, start: start, expected, a: a, b: b)
+            totals.append(total.ms)
+            controls.append((answered - start).ms)
+            afterAnswer.append(total.ms - (answered - start).ms)
+        }
+        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(before).map { $0 * 1000 }
+        await bridge.cleanup()
+        let s = Summary(totals), c = Summary(controls), r = Summary(Array(applied)), after = Summary(afterAnswer)
+        print("  Consul fake, \(changes) changes (register/deregister/re-weight via the control API → visible):")
+        report.add(bench, "consul: median change→visible", s.median, "ms", note: "from the control call's start; includes the fake's HTTP round trip")
+        report.atMost(bench, "consul: p99 change→visible", s.p99, "ms", limit: targetMs, note: "conservative: includes the control call")
+        report.add(bench, "consul: max change→visible", s.max, "ms")
+        report.add(bench, "consul: median control call (fake)", c.median, "ms")
+        report.add(bench, "consul: p99 after control call returned", after.p99, "ms")
+        report.add(bench, "consul: reconciler change→ack median", r.median, "ms", note: "counters.applyLatencies, \(r.count) samples")
+        report.add(bench, "consul: reconciler change→ack p99", r.p99, "ms")
+        report.add(bench, "consul: reconciler change→ack max", r.max, "ms")
+    }
+}

@@ -1,0 +1,429 @@
+import Bridge
+import DiscoveryCore
+import Dispatch
+import FileProvider
+import ConsulProvider
+import Foundation
+import HAProxyRuntime
+import Logging
+import StateStore
+import Synchronization
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: Cleanup
+
+/// Everything a benchmark started, stopped at the end of that benchmark, on error, and on SIGINT/SIGTERM.
+final class Cleanup: Sendable {
+    static let shared = Cleanup()
+    private let actions = Mutex<[(Int, @Sendable () -> Void)]>([])
+    private let nextID = Atomic<Int>(0)
+
+    /// Registers `action`; the returned id lets the owner run it early (`run(id)`).
+    @discardableResult
+    func add(_ action: @escaping @Sendable () -> Void) -> Int {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        actions.withLock { $0.append((id, action)) }
+        return id
+    }
+
+    /// Runs and forgets one action.
+    func run(_ id: Int) {
+        let action = actions.withLock { list -> (@Sendable () -> Void)? in
+            guard let i = list.firstIndex(where: { $0.0 == id }) else { return nil }
+            return list.remove(at: i).1
+        }
+        action?()
+    }
+
+    /// Runs every registered action, newest first.
+    func runAll() {
+        let all = actions.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for (_, action) in all.reversed() { action() }
+    }
+}
+
+// MARK: Statistics
+
+struct Summary: Sendable {
+    var count: Int
+    var median: Double
+    var p99: Double
+    var max: Double
+    var mean: Double
+
+    init(_ values: [Double]) {
+        let s = values.sorted()
+        count = s.count
+        func q(_ p: Double) -> Double {
+            guard !s.isEmpty else { return .nan }
+            let i = Int((Double(s.count - 1) * p).rounded(.up))
+            return s[Swift.min(Swift.max(i, 0), s.count - 1)]
+        }
+        median = q(0.5)
+        p99 = q(0.99)
+        max = s.last ?? .nan
+        mean = s.isEmpty ? .nan : s.reduce(0, +) / Double(s.count)
+    }
+}
+
+extension Duration {
+    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var sec: Double { ms / 1000 }
+}
+
+/// Runs blocking work on a Dispatch thread, keeping Swift's cooperative pool free for the bridge.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in
+        DispatchQueue.global().async { c.resume(returning: body()) }
+    }
+}
+
+// MARK: Raw HTTP
+
+enum HTTPOutcome: Sendable, Equatable {
+    case ok(body: String)
+    case status(Int)
+    case refused
+    case reset
+    case timeout
+    case other(Int32)
+}
+
+/// One HTTP/1.0 GET over a fresh loopback connection, blocking; no libraries in the way.
+func rawGet(port: Int, path: String = "/", timeoutMs: Int = 2000) -> HTTPOutcome {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return .other(errno) }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    func classify(_ e: Int32) -> HTTPOutcome {
+        switch e {
+        case ECONNREFUSED: return .refused
+        case ECONNRESET, EPIPE: return .reset
+        case EAGAIN, ETIMEDOUT: return .timeout
+        default: return .other(e)
+        }
+    }
+    if rc != 0 { return classify(errno) }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    if sent != request.count { return classify(errno) }
+    var response: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { response.append(contentsOf: buf[0..<n]); continue }
+        if n == 0 { break }
+        if errno == EINTR { continue }
+        return classify(errno)
+    }
+    if response.isEmpty { return .reset }
+    let text = String(decoding: response, as: UTF8.self)
+    let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
+    let parts = statusLine.split(separator: " ")
+    guard parts.count >= 2, let code = Int(parts[1]) else { return .other(-1) }
+    guard code == 200 else { return .status(code) }
+    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+    return .ok(body: body)
+}
+
+/// A constant request load: `threads` loops of HTTP/1.0 GETs, counting every kind of failure.
+final class LoadGenerator: Sendable {
+    let port: Int
+    private let running = Atomic<Bool>(true)
+    let ok = Atomic<Int>(0)
+    let non200 = Atomic<Int>(0)
+    let refused = Atomic<Int>(0)
+    let resets = Atomic<Int>(0)
+    let timeouts = Atomic<Int>(0)
+    let others = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    let threads: Int
+
+    init(port: Int, threads: Int) {
+        self.port = port
+        self.threads = threads
+        for _ in 0..<threads {
+            let t = Thread { [self] in
+                while running.load(ordering: .relaxed) {
+                    switch rawGet(port: port) {
+                    case .ok: ok.add(1, ordering: .relaxed)
+                    case .status: non200.add(1, ordering: .relaxed)
+                    case .refused: refused.add(1, ordering: .relaxed)
+                    case .reset: resets.add(1, ordering: .relaxed)
+                    case .timeout: timeouts.add(1, ordering: .relaxed)
+                    case .other: others.add(1, ordering: .relaxed)
+                    }
+                }
+                finished.add(1, ordering: .relaxed)
+            }
+            t.start()
+        }
+    }
+
+    var failed: Int {
+        non200.load(ordering: .relaxed) + refused.load(ordering: .relaxed) + resets.load(ordering: .relaxed)
+            + timeouts.load(ordering: .relaxed) + others.load(ordering: .relaxed)
+    }
+
+    var breakdown: String {
+        "non-200 \(non200.load(ordering: .relaxed)), refused \(refused.load(ordering: .relaxed)), reset \(resets.load(ordering: .relaxed)), timeout \(timeouts.load(ordering: .relaxed)), other \(others.load(ordering: .relaxed))"
+    }
+
+    func stop() async {
+        running.store(false, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while finished.load(ordering: .relaxed) < threads, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+// MARK: The bridge in this process
+
+/// Records every batch the reconciler sends (execute) while passing it through to HAProxy.
+final class RecordingControl: HAProxyControl {
+    let inner: RuntimeClient
+    let executed = Mutex<[String]>([])
+
+    init(_ inner: RuntimeClient) { self.inner = inner }
+
+    func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
+        executed.withLock { $0.append(contentsOf: lines) }
+        return try await inner.execute(lines)
+    }
+
+    func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
+        try await inner.raw(lines)
+    }
+
+    func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
+        try await inner.probe(lines)
+    }
+
+    func close() { inner.close() }
+}
+
+/// An in-process bridge wired as `run` wires it (ConfigLoader, RuntimeClient, Reconciler, BridgeSink, providers).
+final class InProcessBridge: @unchecked Sendable {
+    let dir: TemporaryDirectory
+    private(set) var reconciler: Reconciler?
+    private(set) var control: RecordingControl?
+    private var tasks: [Task<Void, Never>] = []
+    let firstSync = Mutex<ContinuousClock.Instant?>(nil)
+    private var cleanupID: Int?
+
+    var configPath: String { dir.file("config.json") }
+    var instancesPath: String { dir.file("instances.json") }
+
+    /// `body` is the config's JSON object content after the `haproxy` and `state_file` keys.
+    init(socketPath: String, body: String) throws {
+        dir = try TemporaryDirectory(prefix: "db-bench-bridge")
+        try dir.write("config.json", """
+        {
+          "haproxy": { "runtime_api": "unix:\(socketPath)", "timeout_ms": 5000 },
+          "state_file": "\(dir.file("state.json"))",
+          \(body)
+        }
+        """)
+        let d = dir
+        cleanupID = Cleanup.shared.add { d.remove() }
+    }
+
+    /// Writes the instances file atomically (temp file, then rename), as a deploy tool would.
+    func writeInstances(_ text: String) throws {
+        try text.write(toFile: instancesPath + ".tmp", atomically: false, encoding: .utf8)
+        guard rename(instancesPath + ".tmp", instancesPath) == 0 else { throw TestSupportError("rename failed: \(String(cString: strerror(errno)))") }
+    }
+
+    func start() async throws {
+        var logger = Logger(label: "bench-bridge")
+        logger.logLevel = .error
+        let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory()], logger: logger).load(path: configPath)
+        let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
+        let control = RecordingControl(client)
+        self.control = control
+        let reconciler = Reconciler(config: loaded.config, haproxy: control, store: StateStore(path: loaded.config.stateFile), logger: logger)
+        self.reconciler = reconciler
+        await reconciler.onFirstSync { [self] in firstSync.withLock { $0 = .now } }
+        let sink = BridgeSink(reconciler: reconciler, health: ProviderHealth(providers: loaded.providers))
+        tasks.append(Task { await reconciler.run() })
+        for provider in loaded.providers {
+            tasks.append(Task { try? await provider.run(sink: sink) })
+        }
+    }
+
+    func counters() async -> Reconciler.Counters? {
+        await reconciler?.counters
+    }
+
+    func stop() async {
+        for t in tasks.dropFirst() { t.cancel() }
+        reconciler?.stop()
+        for t in tasks { await t.value }
+        tasks = []
+        reconciler = nil
+    }
+
+    func cleanup() async {
+        await stop()
+        if let id = cleanupID { Cleanup.shared.run(id) }
+        cleanupID = nil
+    }
+}
+
+/// An instances document: service → [(id, address, port, weight)].
+func instancesJSON(_ services: [(String, [(id: String, address: String, port: Int, weight: Int?)])]) -> String {
+    var out = "{\"services\": {"
+    for (k, (service, list)) in services.enumerated() {
+        if k > 0 { out += ", " }
+        out += "\"\(service)\": ["
+        for (j, i) in list.enumerated() {
+            if j > 0 { out += ", " }
+            out += "{\"id\": \"\(i.id)\", \"address\": \"\(i.address)\", \"port\": \(i.port)"
+            if let w = i.weight { out += ", \"weight\": \(w)" }
+            out += "}"
+        }
+        out += "]"
+    }
+    return out + "}}"
+}
+
+/// A synthetic instance address for backend `b`, instance `i` (10.x.y.z, never contacted).
+func syntheticAddress(_ b: Int, _ i: Int) -> String { "10.\(b / 250).\(b % 250).\(i + 1)" }
+
+/// Server name → row for `backend` (or all backends), via `client`.
+func readyCount(_ rows: [ServerStateRow]) -> Int {
+    rows.filter { $0.adminState & 0x3B == 0 && !($0.address == "127.0.0.1" && $0.port == 9) }.count
+}
+
+// MARK: Processes
+
+/// HAProxy in master-worker mode (`-W -db -S master.sock`); a reload is SIGUSR2 to the master, as systemd does it.
+final class MasterWorkerHAProxy: @unchecked Sendable {
+    let dir: TemporaryDirectory
+    let configPath: String
+    let socketPath: String
+    let masterSocket: String
+    private var child: ChildProcess?
+    private var cleanupID: Int?
+
+    init(prefix: String = "db-bench-mw") throws {
+        dir = try TemporaryDirectory(prefix: prefix)
+        configPath = dir.file("haproxy.cfg")
+        socketPath = dir.file("api.sock")
+        masterSocket = dir.file("master.sock")
+    }
+
+    var pid: Int32? { child?.pid }
+
+    func writeConfig(_ text: String) throws {
+        try text.write(toFile: configPath + ".tmp", atomically: false, encoding: .utf8)
+        guard rename(configPath + ".tmp", configPath) == 0 else { throw TestSupportError("rename failed") }
+    }
+
+    func start() async throws {
+        guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
+        let check = try await runCommand(exe, ["-c", "-q", "-f", configPath])
+        guard check.status == 0 else { throw TestSupportError("haproxy -c: \(check.stderr)") }
+        let c = try ChildProcess(name: "haproxy-mw", executable: exe, arguments: ["-W", "-db", "-f", configPath, "-S", masterSocket],
+                                 output: dir.file("haproxy.log"))
+        child = c
+        let d = dir
+        cleanupID = Cleanup.shared.add { c.stop(); d.remove() }
+        let client = RuntimeClient(endpoint: .unix(path: socketPath), timeout: .milliseconds(500))
+        defer { client.close() }
+        try await eventually("master-worker HAProxy to answer", timeout: .seconds(30), every: .milliseconds(20)) {
+            guard c.isRunning else {
+                throw TestSupportError("haproxy exited: \((try? String(contentsOfFile: d.file("haproxy.log"), encoding: .utf8)) ?? "")")
+            }
+            return (try? await client.raw(["show info"])) != nil
+        }
+        // The master's CLI answering means it runs its loop and handles SIGUSR2.
+        let master = masterSocket
+        try await eventually("the master CLI to list its workers", timeout: .seconds(10), every: .milliseconds(20)) {
+            await onThread { unixRequest(path: master, "show proc\n")?.contains("worker") ?? false }
+        }
+    }
+
+    func reload() {
+        child?.signal(SIGUSR2)
+    }
+
+    /// The last lines HAProxy (master and workers) logged, for error messages.
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: dir.file("haproxy.log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    func stop() {
+        if let id = cleanupID { Cleanup.shared.run(id) }
+        cleanupID = nil
+        child = nil
+    }
+}
+
+/// Reads utime+stime (seconds, CLK_TCK 100) of `pid`.
+func cpuSeconds(pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    // Fields after "comm)": state is field 3; utime/stime are fields 14/15 → indices 11/12 after the comm.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let u = Double(fields[11]), let s = Double(fields[12]) else { return nil }
+    return (u + s) / 100
+}
+
+/// A `/proc/PID/status` field in kB (e.g. VmHWM, VmRSS).
+func statusKB(pid: Int32, _ field: String) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if parts.count >= 2 { return Double(parts[1]) }
+    }
+    return nil
+}
+
+/// One request on a UNIX stream socket (non-interactive CLI: HAProxy answers and closes); nil on failure.
+func unixRequest(path: String, _ text: String, timeoutMs: Int = 2000) -> String? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    let rc = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else { return nil }
+    let payload = Array(text.utf8)
+    guard payload.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == payload.count else { return nil }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { out.append(contentsOf: buf[0..<n]); continue }
+        if n < 0, errno == EINTR { continue }
+        break
+    }
+    return String(decoding: out, as: UTF8.self)
+}
