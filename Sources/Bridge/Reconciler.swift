@@ -371,20 +371,25 @@ public actor Reconciler {
             counters.haproxyRestarts += 1
             logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
         }
-        if identity != newIdentity {
+        let sameProcess = identity == newIdentity
+        if !sameProcess {
             identity = newIdentity
             persister.submit(document())
         }
+        // What HAProxy should have if nothing drifted: a periodic re-read that matches it needs no planning, which
+        // keeps an idle bridge with thousands of servers cheap.
+        let expected = sameProcess ? live : nil
         let wallNow = wallClock()
         for backend in config.backends {
             let liveServers = state.backends[backend.name] ?? [:]
+            if let expected, tables[backend.name] != nil, let wanted = expected[backend.name], wanted == liveServers { continue }
             if state.backends[backend.name] == nil {
                 logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
             }
             tables[backend.name] = TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: wallNow)
+            dirty.insert(backend.name)
         }
         live = state.backends
-        dirty.formUnion(config.backends.map(\.name))
     }
 
     private func fail(_ what: String, _ error: BridgeError) {

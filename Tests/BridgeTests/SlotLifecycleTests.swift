@@ -226,6 +226,31 @@ final class SlotLifecycleTests: XCTestCase {
         XCTAssertEqual(serving, ["backend-1", "backend-2"])
     }
 
+    func test_drift_made_by_hand_is_repaired_at_the_next_resync_and_no_drift_costs_no_commands() async throws {
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 3)])
+        haproxy = h
+        let bridge = try BridgeHarness(haproxy: h, backendsJSON: """
+        [{ "name": "web", "slots": 3, "port": 8080, "server_options": "", "sources": [{ "provider": "file", "service": "web" }] }]
+        """, resyncInterval: "300ms")
+        harness = bridge
+        try bridge.writeInstances(["web": [("a", 18001, 5), ("b", 18002, nil)]])
+        try bridge.start()
+        try await eventually("two ready") { try await bridge.ready("web").count == 2 }
+        try await eventually("table updated") { await bridge.reconciler?.slotTables()["web"]?.counts.active == 2 }
+        let quiet = await bridge.reconciler?.counters.commandsSent ?? 0
+        try await Task.sleep(for: .milliseconds(1000))
+        let afterQuiet = await bridge.reconciler?.counters.commandsSent ?? 0
+        XCTAssertEqual(afterQuiet, quiet, "resyncs that find no drift send nothing")
+        // An operator (or a stray script) changes slots behind the bridge's back.
+        let outcomes = try await bridge.poller.execute(["set server web/slot1 state maint", "set weight web/slot2 77", "set server web/slot3 addr 10.9.9.9 port 1", "set server web/slot3 state ready"])
+        XCTAssertTrue(outcomes.allSatisfy(\.succeeded))
+        try await eventually("drift repaired", timeout: .seconds(3)) {
+            let s = try await bridge.servers("web")
+            return (s["slot1"]?.adminState ?? 1) & 0x3B == 0 && s["slot1"]?.userWeight == 5 && s["slot2"]?.userWeight == 1
+                && (s["slot3"]?.adminState ?? 0) & 0x01 != 0
+        }
+    }
+
     func test_a_malformed_instances_file_changes_nothing() async throws {
         let (bridge, ports) = try await setUpBridge()
         try bridge.writeInstances(["web": [("a", ports[0], nil), ("b", ports[1], nil)]])
