@@ -127,7 +127,7 @@ let package = Package(
         // Fault drills (`make drills` runs them at full scale; `make test` at CI scale).
         .testTarget(
             name: "DrillTests",
-            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "StateStore", "HAProxyRuntime", "DiscoveryCore", "TestSupport", "discovery-bridge"],
+            dependencies: ["Bridge", "FileProvider", "ConsulProvider", "EC2Provider", "StateStore", "HAProxyRuntime", "DiscoveryCore", "TestSupport", "discovery-bridge"],
             swiftSettings: strict
         ),
         .testTarget(

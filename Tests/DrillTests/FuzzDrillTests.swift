@@ -1,5 +1,6 @@
 import ConsulProvider
 import DiscoveryCore
+import EC2Provider
 import FileProvider
 import Foundation
 import HAProxyRuntime
@@ -76,6 +77,33 @@ final class FuzzDrillTests: XCTestCase {
         XCTAssertGreaterThan(rejected, count / 10)
     }
 
+    func test_drill_fuzz_ec2_xml_bodies() {
+        let describe = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>abc</requestId>
+          <reservationSet><item><reservationId>r-1</reservationId><instancesSet>
+            <item><instanceId>i-0001</instanceId><instanceState><code>16</code><name>running</name></instanceState>
+              <privateIpAddress>10.0.0.1</privateIpAddress><ipAddress>54.1.2.3</ipAddress>
+              <networkInterfaceSet><item><attachment><deviceIndex>0</deviceIndex></attachment>
+                <ipv6AddressesSet><item><ipv6Address>2001:db8::1</ipv6Address></item></ipv6AddressesSet></item></networkInterfaceSet>
+              <tagSet><item><key>HAProxy:Service:Name</key><value>web</value></item>
+                <item><key>Note</key><value>a &amp; b &#233;&#x263A;</value></item></tagSet></item>
+          </instancesSet></item></reservationSet><nextToken>tok&amp;1</nextToken>
+        </DescribeInstancesResponse>
+        """
+        let error = #"<?xml version="1.0"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>"#
+        let (_, rejected) = fuzz("ec2-xml", seeds: [describe, error], count: count) { bytes in
+            _ = EC2XML.apiError(bytes)
+            do {
+                _ = try EC2XML.describeInstances(bytes)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertGreaterThan(rejected, count / 10)
+    }
+
     func test_drill_fuzz_haproxy_answers() {
         let state = """
         1
@@ -98,8 +126,8 @@ final class FuzzDrillTests: XCTestCase {
 
     func test_drill_fuzz_config_files() throws {
         let sample = try String(contentsOfFile: "\(repositoryRoot)/config.sample.json", encoding: .utf8)
-        let loader = ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory()], environment: [:], logger: Logger(label: "fuzz"))
-        let (_, rejected) = fuzz("config", seeds: [sample], count: count) { bytes in
+        let loader = ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()], environment: [:], logger: Logger(label: "fuzz"))
+        let (accepted, rejected) = fuzz("config", seeds: [sample], count: count) { bytes in
             do {
                 _ = try loader.load(bytes: bytes, configDirectory: "/tmp", path: "fuzz.json")
                 return nil
@@ -108,6 +136,7 @@ final class FuzzDrillTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(rejected, count / 2)
+        XCTAssertGreaterThan(accepted, 0, "some mutations stay valid; none accepted means the seed itself is rejected")
     }
 
     func test_drill_fuzz_state_files() throws {
