@@ -54,13 +54,24 @@ public struct Instance: Sendable, Hashable, Codable {
 public enum AddressLiteral {
     /// True for a dotted-quad IPv4 literal.
     public static func isIPv4(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(p), v <= 255 else { return false }
-            if p.count > 1 && p.first == "0" { return false }
+        // Byte scan: this runs for every instance of every snapshot.
+        var parts = 0, digits = 0, value = 0, leadingZero = false
+        for b in s.utf8 {
+            if b == 0x2E {
+                guard digits > 0 else { return false }
+                parts += 1
+                digits = 0
+                value = 0
+                leadingZero = false
+                continue
+            }
+            guard b >= 0x30 && b <= 0x39, digits < 3, !leadingZero else { return false }
+            if digits == 0 && b == 0x30 { leadingZero = true }
+            value = value * 10 + Int(b - 0x30)
+            digits += 1
+            guard value <= 255 else { return false }
         }
-        return true
+        return parts == 3 && digits > 0
     }
 
     /// True for an IPv6 literal (no brackets, no zone).
