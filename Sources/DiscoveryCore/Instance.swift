@@ -76,7 +76,7 @@ public enum AddressLiteral {
 
     /// True for an IPv6 literal (no brackets, no zone).
     public static func isIPv6(_ s: String) -> Bool {
-        guard s.contains(":"), s.count <= 45 else { return false }
+        guard s.utf8.contains(0x3A), s.utf8.count <= 45 else { return false }
         var body = Substring(s)
         var groupsAllowed = 8
         if let lastColon = body.lastIndex(of: ":"), body[body.index(after: lastColon)...].contains(".") {

@@ -81,7 +81,7 @@ public struct BackendSlots: Sendable, Hashable, Codable {
 /// Endpoint keys used to dedupe and match instances.
 public enum Endpoint {
     public static func key(address: String, port: Int) -> String {
-        address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        address.utf8.contains(0x3A) ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 }
 
@@ -145,7 +145,7 @@ public enum RuntimeCommand: Sendable, Hashable, CustomStringConvertible {
         case .setState(let b, let s, let st): return "set server \(b)/\(s) state \(st.rawValue)"
         case .setWeight(let b, let s, let w): return "set weight \(b)/\(s) \(w)"
         case .addServer(let b, let s, let a, let p, let o):
-            let addr = a.contains(":") ? "[\(a)]:\(p)" : "\(a):\(p)"
+            let addr = a.utf8.contains(0x3A) ? "[\(a)]:\(p)" : "\(a):\(p)"
             return o.isEmpty ? "add server \(b)/\(s) \(addr)" : "add server \(b)/\(s) \(addr) \(o)"
         case .enableHealth(let b, let s): return "enable health \(b)/\(s)"
         }
