@@ -24,7 +24,7 @@ public final class ProviderSupervisor: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             while !Task.isCancelled, !shuttingDown.load(ordering: .relaxed) {
                 let (providers, generation) = current.withLock { $0 }
                 await withTaskGroup(of: Void.self) { group in

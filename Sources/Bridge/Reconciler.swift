@@ -313,10 +313,11 @@ public actor Reconciler {
         }
 
         var newLive = currentLive
+        let totalChanges = plans.reduce(0) { $0 + $1.plan.changes.count }
         for plan in plans.map(\.plan) {
             tables[plan.backend] = plan.slots
             newLive[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: currentLive[plan.backend] ?? [:])
-            logChanges(plan)
+            logChanges(plan, detailed: totalChanges <= 200)
             counters.changesApplied += plan.changes.count
             if let since = pendingSince.removeValue(forKey: plan.backend), !failedBackends.contains(plan.backend) {
                 recordLatency((ContinuousClock.now - since).seconds)
@@ -373,8 +374,8 @@ public actor Reconciler {
         }
         let sameProcess = identity == newIdentity
         if !sameProcess {
+            // Recorded with the table after the re-apply batch; writing it now would compete with that batch for CPU.
             identity = newIdentity
-            persister.submit(document())
         }
         // What HAProxy should have if nothing drifted: a periodic re-read that matches it needs no planning, which
         // keeps an idle bridge with thousands of servers cheap.
@@ -441,9 +442,11 @@ public actor Reconciler {
         }
     }
 
-    private func logChanges(_ plan: BackendPlan) {
+    /// One line per change for ordinary cycles; a cold sync or a mass change logs one summary line per backend
+    /// (details at debug), so thousands of changes cost neither seconds of logging nor the operator's scrollback.
+    private func logChanges(_ plan: BackendPlan, detailed: Bool) {
         guard !plan.changes.isEmpty else { return }
-        if plan.changes.count <= 50 {
+        if detailed && plan.changes.count <= 50 {
             for change in plan.changes {
                 var meta: Logger.Metadata = ["backend": "\(plan.backend)", "slot": "\(change.server)"]
                 if let id = change.instanceID { meta["instance"] = "\(id)" }
