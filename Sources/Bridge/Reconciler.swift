@@ -48,6 +48,16 @@ public actor Reconciler {
     private var holds: [String: GuardHold] = [:]
     private var suspect: [String: String] = [:]
     private var holdsChanged = false
+    /// Backends fed by each source key, so a snapshot marks its backends without scanning every backend.
+    private var backendsBySource: [String: [String]]
+
+    static func index(_ config: BridgeConfig) -> [String: [String]] {
+        var index: [String: [String]] = [:]
+        for backend in config.backends {
+            for source in backend.sources { index[source.key, default: []].append(backend.name) }
+        }
+        return index
+    }
     public private(set) var counters = Counters()
     public private(set) var lastSync: Date?
     public private(set) var lastError: String?
@@ -72,6 +82,7 @@ public actor Reconciler {
     ) {
         self.metrics = metrics
         self.config = config
+        self.backendsBySource = Self.index(config)
         self.haproxy = haproxy
         self.store = store
         self.logger = logger
@@ -93,14 +104,14 @@ public actor Reconciler {
         for key in update.sources.keys where suspect[key] != update.suspectReason {
             suspect[key] = update.suspectReason
             changed = true
-            for backend in config.backends where backend.sources.contains(where: { $0.key == key }) { dirty.insert(backend.name) }
+            for name in backendsBySource[key] ?? [] { dirty.insert(name) }
         }
         for (key, instances) in update.sources where snapshots[key] != instances {
             snapshots[key] = instances
             changed = true
-            for backend in config.backends where backend.sources.contains(where: { $0.key == key }) {
-                dirty.insert(backend.name)
-                if pendingSince[backend.name] == nil { pendingSince[backend.name] = .now }
+            for name in backendsBySource[key] ?? [] {
+                dirty.insert(name)
+                if pendingSince[name] == nil { pendingSince[name] = .now }
             }
         }
         if changed { wakeup.signal() }
@@ -114,6 +125,7 @@ public actor Reconciler {
         let keys = Set(newConfig.backends.flatMap { $0.sources.map(\.key) })
         snapshots = snapshots.filter { keys.contains($0.key) }
         config = newConfig
+        backendsBySource = Self.index(newConfig)
         live = nil
         dirty = names
         wakeup.signal()
