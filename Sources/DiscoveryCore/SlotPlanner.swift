@@ -217,9 +217,13 @@ public enum SlotPlanner {
                 cursor += 1
                 var s = slots[i]
                 commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
-                // Always set the weight: a free slot's remembered weight is not kept in sync with HAProxy (a restart
-                // or an `add server` resets it to 1 while the table keeps the last occupant's weight).
-                commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
+                // The weight HAProxy has, not the table's: a free slot's remembered weight is not kept in sync (a
+                // restart or an `add server` resets it to 1 while the table keeps the last occupant's). Unknown live
+                // state always sends it; a matching one saves a command per instance (a third of a cold sync).
+                // (Only a server HAProxy reported counts: a just-added one may carry a `weight` from server_options.)
+                if input.live?[s.server]?.weight != d.weight {
+                    commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
+                }
                 commands.append(.setState(backend: backend, server: s.server, state: .ready))
                 changes.append(SlotChange(kind: .assigned, server: s.server, instanceID: d.id, detail: d.endpoint))
                 s.state = .active
