@@ -107,11 +107,11 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
-        // `make bench`: propagation latency, reload comparison, cold sync, cost (never timed unit tests).
+        // `make bench`: propagation latency, reload comparison, cold sync, cost, EC2 (never timed unit tests).
         .executableTarget(
             name: "discovery-bridge-bench",
             dependencies: [
-                "Bridge", "DiscoveryCore", "HAProxyRuntime", "StateStore", "FileProvider", "ConsulProvider", "TestSupport",
+                "Bridge", "DiscoveryCore", "HAProxyRuntime", "StateStore", "FileProvider", "ConsulProvider", "EC2Provider", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/Bench",

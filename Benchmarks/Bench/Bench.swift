@@ -180,7 +180,7 @@ enum BenchMain {
             ("reload", "2. Against a reload (master-worker HAProxy, 500 backends × 20 servers)", ReloadComparison.run),
             ("coldsync", "3. Cold sync (empty HAProxy → every slot ready) versus the raw command floor", ColdSync.run),
             ("cost", "4. Cost (release binary idle: RSS, CPU; Consul requests per service per minute)", Cost.run),
-            ("ec2", "5. EC2 provider", { _, report in report.skip("ec2", "EC2 provider not merged yet") }),
+            ("ec2", "5. EC2 provider (moto_server: discover, parse and apply 5,000 instances)", EC2Bench.run),
         ]
         for (name, title, body) in benches where options.wants(name) {
             print("\n\(title)")

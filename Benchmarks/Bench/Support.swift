@@ -3,6 +3,7 @@ import DiscoveryCore
 import Dispatch
 import FileProvider
 import ConsulProvider
+import EC2Provider
 import Foundation
 import HAProxyRuntime
 import Logging
@@ -253,7 +254,7 @@ final class InProcessBridge: @unchecked Sendable {
     func start() async throws {
         var logger = Logger(label: "bench-bridge")
         logger.logLevel = .error
-        let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory()], logger: logger).load(path: configPath)
+        let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()], logger: logger).load(path: configPath)
         let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
         let control = RecordingControl(client)
         self.control = control

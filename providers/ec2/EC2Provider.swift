@@ -151,18 +151,20 @@ final actor RefreshLoop {
     func refresh(sink: any ProviderSink) async throws(EC2Error) {
         let regions = try await resolveRegions()
         let started = ContinuousClock.now
-        let results = await withTaskGroup(of: (String, Result<([EC2Instance], Int), EC2Error>).self) { group in
+        // Regions concurrently; each child returns a final class (not a tuple of Results: the Swift 6.3 release
+        // build miscompiled that shape and crashed copying the task group's tuple result).
+        let results = await withTaskGroup(of: RegionOutcome.self) { group in
             for region in regions {
                 group.addTask { [self] in
                     do throws(EC2Error) {
-                        return (region, .success(try await self.describe(region: region)))
+                        return RegionOutcome(region: region, result: .success(try await self.describe(region: region)))
                     } catch {
-                        return (region, .failure(error))
+                        return RegionOutcome(region: region, result: .failure(error))
                     }
                 }
             }
             var out: [String: Result<([EC2Instance], Int), EC2Error>] = [:]
-            for await (r, result) in group { out[r] = result }
+            for await outcome in group { out[outcome.region] = outcome.result }
             return out
         }
         var perRegion: [(region: String, instances: [EC2Instance])] = []
@@ -289,5 +291,16 @@ final actor RefreshLoop {
                 throw error
             }
         }
+    }
+}
+
+/// One region's refresh result, handed out of the task group.
+final class RegionOutcome: Sendable {
+    let region: String
+    let result: Result<([EC2Instance], Int), EC2Error>
+
+    init(region: String, result: Result<([EC2Instance], Int), EC2Error>) {
+        self.region = region
+        self.result = result
     }
 }
