@@ -18,10 +18,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product discovery-bridge
 
-# The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake).
+# The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake), CI-sized
+# drills, then a smoke run of the release binary (some faults exist only in optimised builds).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+	$(SWIFT) build -c release --product discovery-bridge
+	scripts/release-smoke.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"
 
 # A local HAProxy on loopback fed by the file provider; Ctrl-C stops everything it started.
 demo: build

@@ -134,20 +134,8 @@ enum ColdSync {
     static func rawSocketReplay(path: String, lines: [String]) -> Double? {
         let payload = Array(("prompt\n" + lines.joined(separator: "\n") + "\nquit\n").utf8)
         let start = ContinuousClock.now
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard let fd = unixConnect(path) else { return nil }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { return nil }
         // Reader on its own thread so HAProxy's answers never back up behind our writes.
         let done = DispatchSemaphore(value: 0)
         let reader = Thread {

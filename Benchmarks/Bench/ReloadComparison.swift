@@ -71,12 +71,15 @@ enum ReloadComparison {
 
         // The bridge path: same shape, server-template slots, the change through the file provider.
         let slotHAProxy = try MasterWorkerHAProxy(prefix: "db-bench-slots")
-        var cfg = globalAndDefaults(slotHAProxy.socketPath)
-        cfg += "frontend fe\n    bind 127.0.0.1:\(front)\n    default_backend be0\n"
-        for b in 0..<backends {
-            cfg += "backend be\(b)\n    balance roundrobin\n    server-template slot 1-\(perBackend) 127.0.0.1:9 disabled\n"
+        @Sendable func slotConfig(_ socket: String) -> String {
+            var cfg = globalAndDefaults(socket)
+            cfg += "frontend fe\n    bind 127.0.0.1:\(front)\n    default_backend be0\n"
+            for b in 0..<backends {
+                cfg += "backend be\(b)\n    balance roundrobin\n    server-template slot 1-\(perBackend) 127.0.0.1:9 disabled\n"
+            }
+            return cfg
         }
-        try slotHAProxy.writeConfig(cfg)
+        try slotHAProxy.writeConfig(slotConfig(slotHAProxy.socketPath))
         try await slotHAProxy.start()
         let backendsJSON = (0..<backends).map { b in
             "{ \"name\": \"be\(b)\", \"slots\": \(perBackend), \"port\": 8080, \"server_options\": \"\", \"drain_timeout\": \"1s\", \"sources\": [{ \"provider\": \"file\", \"service\": \"svc\(b)\" }] }"
@@ -123,7 +126,7 @@ enum ReloadComparison {
         let consul = try ConsulFake()
         Cleanup.shared.add { consul.stop() }
         let consulHAProxy = try MasterWorkerHAProxy(prefix: "db-bench-consul")
-        try consulHAProxy.writeConfig(cfg)
+        try consulHAProxy.writeConfig(slotConfig(consulHAProxy.socketPath))
         try await consulHAProxy.start()
         try await consul.register("svc0", id: "app", node: "n1", nodeAddress: "127.0.0.1", port: current)
         let consulBackendsJSON = (0..<backends).map { b in
