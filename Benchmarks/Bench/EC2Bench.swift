@@ -33,14 +33,26 @@ enum EC2Bench {
         // Not the bridge's readiness: with moto slower than its 30 s grace, READY comes before the answer does.
         let verify = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(10))
         defer { verify.close() }
+        // moto hands out private IPs at random, so a few of 5,000 instances can share one; the bridge serves an
+        // endpoint once. Done when every instance is ready, or when at least 99 % are and nothing moved for 3 s.
         var ready = 0
+        var lastChange = ContinuousClock.now
+        var readyAt = ContinuousClock.now
         let deadline = start + .seconds(600)
         while ready < total {
             guard ContinuousClock.now < deadline else { throw TestSupportError("only \(ready) of \(total) EC2 instances ready in HAProxy after 600 s") }
             try await Task.sleep(for: .milliseconds(20))
-            ready = try await verify.showServersState(backend: "web").filter { $0.adminState & 0x3B == 0 }.count
+            let now = try await verify.showServersState(backend: "web").filter { $0.adminState & 0x3B == 0 }.count
+            if now != ready {
+                ready = now
+                lastChange = .now
+                readyAt = .now
+            } else if ready * 100 >= total * 99, ContinuousClock.now - lastChange > .seconds(3) {
+                break
+            }
         }
-        let elapsed = (ContinuousClock.now - start).ms
+        let elapsed = (readyAt - start).ms
+        if ready < total { print("  \(total - ready) instance(s) share a private IP with another in moto; each endpoint is served once") }
         let statsText = try runTool("curl", ["-sS", "--max-time", "10", proxyURL + "/__stats"], timeout: 15)
         let requests = (try JSONSerialization.jsonObject(with: Data(statsText.utf8)) as? [String: Any])?["requests"] as? Int ?? -1
         await bridge.cleanup()
@@ -51,7 +63,7 @@ enum EC2Bench {
                                         "--data", "Action=DescribeInstances&Version=2016-11-15&MaxResults=1000", moto.endpoint + "/"], timeout: 320)
         let parse = try EC2ParseProbe.bestOf(3, body: Array(body.utf8))
 
-        report.add(bench, "discover + parse + apply \(total) instances (moto → all ready)", elapsed, "ms", note: "moto's own answer time dominates")
+        report.add(bench, "discover + parse + apply \(total) instances (moto → all ready)", elapsed, "ms", note: "\(ready) distinct endpoints; moto's own answer time dominates")
         report.add(bench, "DescribeInstances requests per refresh", Double(requests), "requests", note: "pages of up to 1000; one chain per region")
         report.add(bench, "parse + map one 1000-instance page (best of 3)", parse.ms, "ms", note: "\(body.utf8.count / 1024) KiB of XML, \(parse.count) instances")
     }
