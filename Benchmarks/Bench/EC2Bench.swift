@@ -65,7 +65,7 @@ enum EC2Bench {
 
         report.add(bench, "discover + parse + apply \(total) instances (moto → all ready)", elapsed, "ms", note: "\(ready) distinct endpoints; moto's own answer time dominates")
         report.add(bench, "DescribeInstances requests per refresh", Double(requests), "requests", note: "pages of up to 1000; one chain per region")
-        report.add(bench, "parse + map one 1000-instance page (best of 3)", parse.ms, "ms", note: "\(body.utf8.count / 1024) KiB of XML, \(parse.count) instances")
+        report.add(bench, "parse + map of one DescribeInstances answer (best of 3)", parse.ms, "ms", note: "\(body.utf8.count / 1024) KiB of XML, \(parse.count) instances")
     }
 }
 

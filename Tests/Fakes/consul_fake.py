@@ -26,6 +26,10 @@ Control (POST JSON unless noted), under /_fake/:
 import argparse, json, os, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
+import signal as _signal
+# Launched from a Swift test, a child inherits the launching thread's blocked SIGTERM: restore it so a stop is immediate.
+_signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
+_signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 DC = "dc1"
 lock = threading.Condition()

@@ -18,6 +18,10 @@ import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import signal as _signal
+# Launched from a Swift test, a child inherits the launching thread's blocked SIGTERM: restore it so a stop is immediate.
+_signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
+_signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 UPSTREAM = int(sys.argv[1])
 lock = threading.Lock()

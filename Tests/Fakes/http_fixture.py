@@ -13,6 +13,10 @@ or after --max-seconds.
 import argparse, gzip, json, os, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
+import signal as _signal
+# Launched from a Swift test, a child inherits the launching thread's blocked SIGTERM: restore it so a stop is immediate.
+_signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
+_signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -11,6 +11,10 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import signal as _signal
+# Launched from a Swift test, a child inherits the launching thread's blocked SIGTERM: restore it so a stop is immediate.
+_signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
+_signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 KEY, SECRET, TOKEN, REGION = sys.argv[1:5]
 EXPIRATION = sys.argv[5] if len(sys.argv) > 5 else "2099-01-01T00:00:00Z"

@@ -104,7 +104,11 @@ public final class Moto: @unchecked Sendable {
         throw TestSupportError("moto_server did not start (install it with: pip install 'moto[server]' boto3): \(lastError)")
     }
 
-    public func stop() { child.stop() }
+    /// moto keeps nothing worth a graceful stop, and a child of a Swift process starts with SIGTERM blocked.
+    public func stop() {
+        if child.process.processIdentifier > 0 { kill(child.process.processIdentifier, SIGKILL) }
+        child.stop()
+    }
 
     /// Runs `ec2_seed.py` operations; returns one parsed JSON object per operation.
     @discardableResult
