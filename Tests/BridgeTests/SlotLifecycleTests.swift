@@ -130,7 +130,9 @@ final class SlotLifecycleTests: XCTestCase {
         do {
             try await eventually("slot1 in maint") { (try await bridge.servers("web")["slot1"]?.adminState ?? 0) & 0x01 != 0 }
         } catch {
-            print("DEBUG", await bridge.reconciler?.slotTables() as Any, await bridge.reconciler?.guardHolds() as Any, try await bridge.servers("web"))
+            let table = await bridge.reconciler?.slotTables()["web"]
+            let holds = await bridge.reconciler?.guardHolds() ?? [:]
+            XCTFail("\(error): table \(table.map { "\($0.slots)" } ?? "none"), guard holds \(holds)")
             throw error
         }
         let elapsed = ContinuousClock.now - removedAt
