@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +22,6 @@ public enum StateError: Error, Sendable, CustomStringConvertible {
 /// folder) with mode 0600, so a crash at any moment leaves either the old or the new document.
 public struct StateStore: Sendable {
     public let path: String
-    private static let ioQueue = DispatchQueue(label: "discovery-bridge.state-store")
 
     public init(path: String) {
         self.path = path
@@ -78,21 +76,6 @@ public struct StateStore: Sendable {
     public func save(_ doc: StateDocument) throws(StateError) {
         let data = try Self.encode(doc)
         try AtomicFile.write(data, to: path, mode: 0o600)
-    }
-
-    /// `save` on a background queue, so file system stalls never block the caller's thread.
-    public func saveAsync(_ doc: StateDocument) async throws(StateError) {
-        let result: Result<Void, StateError> = await withCheckedContinuation { continuation in
-            Self.ioQueue.async {
-                do throws(StateError) {
-                    try self.save(doc)
-                    continuation.resume(returning: .success(()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        try result.get()
     }
 
     /// Moves a damaged state file aside (`<path>.corrupt-<unix time>`) and returns the new name.

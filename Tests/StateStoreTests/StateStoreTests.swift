@@ -37,12 +37,6 @@ final class StateStoreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["state.json"])
     }
 
-    func test_save_async_writes_too() async throws {
-        let store = StateStore(path: dir.file("state.json"))
-        try await store.saveAsync(sampleDocument())
-        XCTAssertEqual(try store.load(), sampleDocument())
-    }
-
     func test_damaged_files_are_rejected_with_the_place_named() throws {
         let store = StateStore(path: dir.file("state.json"))
         let cases: [(String, String)] = [

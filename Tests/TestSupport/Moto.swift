@@ -54,14 +54,7 @@ public final class ReportingProcess: @unchecked Sendable {
     }
 
     public func stop() {
-        let pid = process.processIdentifier
-        if pid > 0, ChildProcess.alive(pid) {
-            kill(pid, SIGTERM)
-            let deadline = Date().addingTimeInterval(3)
-            while ChildProcess.alive(pid), Date() < deadline { usleep(20_000) }
-            if ChildProcess.alive(pid) { kill(pid, SIGKILL) }
-        }
-        if process.isRunning { process.waitUntilExit() }
+        ChildProcess.terminate(process)
         try? FileManager.default.removeItem(atPath: stderrFile)
     }
 }

@@ -120,20 +120,23 @@ public final class ChildProcess: @unchecked Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    public func stop() {
-        // Not `process.isRunning`: a process that re-executes itself (HAProxy's master on reload) can look gone to
-        // Foundation while it still runs. Ask the kernel instead.
+    public func stop() { Self.terminate(process) }
+
+    /// SIGTERM, up to 3 s to exit, then SIGKILL. Not `process.isRunning`: a process that re-executes itself
+    /// (HAProxy's master on reload) can look gone to Foundation while it still runs, so the kernel is asked instead.
+    public static func terminate(_ process: Process) {
         let pid = process.processIdentifier
-        guard pid > 0, Self.alive(pid) else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(3)
-        while Self.alive(pid), Date() < deadline { usleep(10_000) }
-        if Self.alive(pid) { kill(pid, SIGKILL) }
+        if pid > 0, alive(pid) {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(3)
+            while alive(pid), Date() < deadline { usleep(10_000) }
+            if alive(pid) { kill(pid, SIGKILL) }
+        }
         if process.isRunning { process.waitUntilExit() }
     }
 
     /// True while `pid` exists and is not a zombie.
-    static func alive(_ pid: Int32) -> Bool {
+    public static func alive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return false }
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
