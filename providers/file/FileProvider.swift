@@ -1,5 +1,4 @@
 import DiscoveryCore
-import Foundation
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +26,7 @@ public struct FileProviderFactory: ProviderFactory {
             try s.finish()
             filters[source.key] = tags
         }
-        let resolved = file.hasPrefix("/") ? file : (context.configDirectory as NSString).appendingPathComponent(file)
+        let resolved = FileBytes.join(context.configDirectory, file)
         return FileProvider(
             path: resolved, pollInterval: poll, stalenessLimit: staleAfter,
             sources: sources.map { FileProvider.Source(key: $0.key, service: $0.service, tags: filters[$0.key] ?? []) },
@@ -65,19 +64,20 @@ public struct FileProvider: DiscoveryProvider {
     }
 
     public func run(sink: any ProviderSink) async throws {
-        let watcher = DirectoryWatcher(directory: (path as NSString).deletingLastPathComponent, logger: logger)
-        let fileName = (path as NSString).lastPathComponent
+        let watcher = DirectoryWatcher(directory: FileBytes.folder(of: path), logger: logger)
+        let fileName = FileBytes.name(of: path)
         defer { watcher.close() }
         var lastIdentity: FileIdentity?
         var lastPublished: [String: [Instance]]?
         var lastError: String?
         var forceRead = true
+        var reader = InstancesFileReader()
         while !Task.isCancelled {
             let identity = FileIdentity(path: path)
             if forceRead || identity != lastIdentity {
                 forceRead = false
                 lastIdentity = identity
-                switch read() {
+                switch read(with: &reader) {
                 case .success(let services):
                     var update: [String: [Instance]] = [:]
                     for source in sources {
@@ -116,16 +116,14 @@ public struct FileProvider: DiscoveryProvider {
         }
     }
 
-    private func read() -> Result<[String: [Instance]], ConfigError> {
+    private func read(with reader: inout InstancesFileReader) -> Result<[String: [Instance]], ConfigError> {
         let bytes: [UInt8]
-        do {
-            bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? error.localizedDescription : "no such file"
-            return .failure(ConfigError(path: "", "cannot read: \(reason)", file: path))
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(let reason): return .failure(ConfigError(path: "", "cannot read: \(reason.text)", file: path))
         }
         do {
-            return .success(try InstancesFile.parse(bytes, file: path))
+            return .success(try reader.parse(bytes, file: path))
         } catch {
             return .failure(error)
         }
