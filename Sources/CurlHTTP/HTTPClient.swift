@@ -1,3 +1,4 @@
+import Basics
 import CCurl
 import Foundation
 import Logging
@@ -411,8 +412,7 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     static func ms(_ d: Duration) -> Int {
-        let c = d.components
-        return Int(clamping: c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000)
+        Int(clamping: d.milliseconds)
     }
 }
 
@@ -426,8 +426,8 @@ extension Transfer {
             return
         }
         guard let colon = line.firstIndex(of: ":") else { return }
-        let name = String(line[..<colon]).trimmingCharacters(inSet: [" ", "\t"]).lowercased()
-        let value = String(line[line.index(after: colon)...]).trimmingCharacters(inSet: [" ", "\t"])
+        let name = String(line[..<colon]).trimmingWhitespace().lowercased()
+        let value = String(line[line.index(after: colon)...]).trimmingWhitespace()
         guard !name.isEmpty else { return }
         headers.append(HTTPHeader(name, value))
     }

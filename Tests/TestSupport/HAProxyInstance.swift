@@ -81,7 +81,7 @@ public final class HAProxyInstance: @unchecked Sendable {
                 let log = (try? String(contentsOfFile: self.directory.file("haproxy.log"), encoding: .utf8)) ?? ""
                 throw TestSupportError("haproxy exited: \(log)")
             }
-            return (try? await client.raw(["show info"])) != nil
+            return (try? await client.showInfo()) != nil
         }
     }
 
