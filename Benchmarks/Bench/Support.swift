@@ -74,7 +74,7 @@ struct Summary: Sendable {
 }
 
 extension Duration {
-    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var ms: Double { seconds * 1000 }
     var sec: Double { ms / 1000 }
 }
 
