@@ -1,5 +1,3 @@
-import Basics
-
 /// AWS Signature Version 4 credentials; libcurl signs the request (`CURLOPT_AWS_SIGV4`).
 public struct AWSSigV4: Sendable, Hashable {
     public var region: String

@@ -1,5 +1,3 @@
-import Basics
-
 /// Why a request produced no HTTP response.
 public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidRequest(String)

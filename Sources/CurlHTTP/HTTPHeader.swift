@@ -1,5 +1,3 @@
-import Basics
-
 /// One HTTP header field as sent or received.
 public struct HTTPHeader: Sendable, Hashable {
     public var name: String

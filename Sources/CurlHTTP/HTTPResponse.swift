@@ -1,5 +1,3 @@
-import Basics
-
 /// A complete HTTP response, whatever its status.
 public struct HTTPResponse: Sendable {
     public var status: Int

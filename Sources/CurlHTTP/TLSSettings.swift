@@ -1,5 +1,3 @@
-import Basics
-
 /// TLS options for an HTTPS request; the defaults verify the peer against the system trust store.
 public struct TLSSettings: Sendable, Hashable {
     /// PEM bundle of trusted CAs (replaces the system store for this request).

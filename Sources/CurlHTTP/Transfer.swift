@@ -1,8 +1,5 @@
 import Basics
 import CCurl
-import Foundation
-import Logging
-import Synchronization
 
 /// One transfer, owned by the engine thread once submitted.
 final class Transfer: @unchecked Sendable {

@@ -1,5 +1,3 @@
-import Logging
-
 /// One HAProxy backend whose pre-allocated server slots the bridge fills.
 public struct BackendConfig: Sendable {
     /// The HAProxy backend name.

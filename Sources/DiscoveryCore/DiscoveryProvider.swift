@@ -1,5 +1,3 @@
-import Logging
-
 /// A running watch of one discovery source.
 ///
 /// `run` returns only when the task is cancelled (the stop signal); errors are reported to the sink and retried.

@@ -1,5 +1,3 @@
-import Logging
-
 /// What to do when a backend's slots run out.
 public struct GrowthPolicy: Sendable, Hashable {
     public enum Mode: String, Sendable, Hashable { case none, addServer = "add_server" }

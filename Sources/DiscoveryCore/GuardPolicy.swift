@@ -1,5 +1,3 @@
-import Logging
-
 /// Limits on destructive changes; a change beyond them is held rather than applied.
 public struct GuardPolicy: Sendable, Hashable {
     /// A change removing more than this fraction of a backend's live servers at once is held.

@@ -1,5 +1,3 @@
-import Logging
-
 /// How to reach HAProxy and how often to re-read its live state.
 public struct HAProxySettings: Sendable, Equatable {
     public var runtimeAPI: RuntimeEndpoint

@@ -1,5 +1,3 @@
-import Logging
-
 /// Which instance health states a backend admits.
 public enum HealthPolicy: String, Sendable, Hashable, Codable {
     case passing

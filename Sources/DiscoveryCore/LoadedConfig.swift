@@ -1,6 +1,3 @@
-import Foundation
-import Logging
-
 /// A validated configuration with its providers built and ready to run.
 public struct LoadedConfig: Sendable {
     public var config: BridgeConfig

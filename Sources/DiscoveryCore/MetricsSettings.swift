@@ -1,5 +1,3 @@
-import Logging
-
 /// The metrics and health HTTP endpoint.
 public struct MetricsSettings: Sendable, Equatable {
     public var host: String

@@ -1,5 +1,3 @@
-import Logging
-
 /// Builds a provider from its config block; one per provider kind, registered in the executable.
 public protocol ProviderFactory: Sendable {
     /// The key under `providers` and the `provider` value of sources.

@@ -1,5 +1,3 @@
-import Logging
-
 /// Where providers send snapshots and report whether their source is answering.
 public protocol ProviderSink: Sendable {
     /// Delivers complete snapshots for some sources.

@@ -1,5 +1,3 @@
-import Logging
-
 /// A provider's report: the complete, current instance list for each listed source.
 ///
 /// Sources not listed keep what they had: a provider that fails publishes nothing, so the last good

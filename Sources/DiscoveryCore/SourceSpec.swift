@@ -1,5 +1,3 @@
-import Logging
-
 /// What one backend source asks of a provider: a service and provider-specific selectors.
 ///
 /// Sources with the same provider, service and options share one `key`, so one watch serves them all.

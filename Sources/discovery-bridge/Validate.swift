@@ -3,7 +3,6 @@ import Bridge
 import DiscoveryCore
 import Foundation
 import HAProxyRuntime
-import Logging
 import ServiceLifecycle
 import StateStore
 
