@@ -112,7 +112,7 @@ struct Options: Sendable {
     var jsonPath = "bench-results.json"
     var bridgeBinary: String?
 
-    static let names = ["propagation", "reload", "coldsync", "cost", "ec2", "parse"]
+    static let names = ["propagation", "reload", "coldsync", "cost", "ec2", "parse", "masschange"]
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
@@ -182,6 +182,7 @@ enum BenchMain {
             ("cost", "4. Cost (release binary idle: RSS, CPU; Consul requests per service per minute)", Cost.run),
             ("ec2", "5. EC2 provider (moto_server: discover, parse and apply 5,000 instances)", EC2Bench.run),
             ("parse", "6. Instances file parse (10,000 instances; fresh, strict reference, after a partial rewrite)", Parse.run),
+            ("masschange", "7. Mass change on a running bridge (2,000 new instances over 100 backends, one file rewrite) versus the raw floor", MassChange.run),
         ]
         for (name, title, body) in benches where options.wants(name) {
             print("\n\(title)")

@@ -200,12 +200,16 @@ final class LoadGenerator: Sendable {
 final class RecordingControl: HAProxyControl {
     let inner: RuntimeClient
     let executed = Mutex<[SlotAction]>([])
+    /// Actions HAProxy has answered so far, and when the last batch's answers were all in.
+    let answered = Mutex<(count: Int, at: ContinuousClock.Instant?)>((0, nil))
 
     init(_ inner: RuntimeClient) { self.inner = inner }
 
     func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         executed.withLock { $0.append(contentsOf: actions) }
-        return try await inner.apply(actions)
+        let results = try await inner.apply(actions)
+        answered.withLock { $0 = ($0.count + results.count, .now) }
+        return results
     }
 
     func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }

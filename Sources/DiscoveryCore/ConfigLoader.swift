@@ -145,7 +145,15 @@ public struct ConfigLoader: Sendable {
         if let level = try root.oneOf("log_level", Logger.Level.allCases.map(\.rawValue)) {
             logLevel = Logger.Level(rawValue: level)
         }
-        let coalesce = try root.duration("coalesce") ?? BridgeConfig.defaultCoalesce
+        let coalesce: Duration
+        switch root.raw("coalesce") {
+        case nil, .string("adaptive")?: coalesce = BridgeConfig.defaultCoalesce
+        case let value?:
+            guard let text = value.stringValue, let d = DurationText.parse(text) else {
+                throw ConfigError(path: "coalesce", "expected \"adaptive\" or a duration such as \"2ms\", got \(value.shortDescription)")
+            }
+            coalesce = d
+        }
         guard coalesce <= .seconds(5) else { throw ConfigError(path: "coalesce", "must be at most 5s") }
         try root.finish()
 

@@ -11,6 +11,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
         let (loaded, logger) = try loadConfig(options)
         let daemon = BridgeDaemon(loaded: loaded, configPath: options.config, logLevelOverride: options.logLevel, logger: logger) { path in
             try ConfigLoader(factories: ProviderRegistry.factories, logger: logger).load(path: path)

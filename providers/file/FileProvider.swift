@@ -105,13 +105,15 @@ public struct FileProvider: DiscoveryProvider {
             } else if lastError == nil {
                 await sink.reportSuccess(provider: name)
             }
-            let changed = await watcher.wait(timeout: pollInterval)
-            if changed {
-                // Let a burst of events (an editor's write + rename) settle into one read.
-                try? await Task.sleep(for: .milliseconds(1))
-                // An event naming the file forces a read; others (a temporary file being written next to it) only
-                // lead to the identity check above, which still catches a symlink swapped under the path.
-                forceRead = watcher.drain(fileName: fileName)
+            // No settling delay: the file is read as soon as an event says it is complete (renamed into place or
+            // closed after writing); a bare creation waits for its close, so a half-written file is not read.
+            while await watcher.wait(timeout: pollInterval) {
+                switch watcher.drain(fileName: fileName) {
+                case .settled: forceRead = true
+                case .beingWritten: continue
+                case .unrelated: break
+                }
+                break
             }
         }
     }
