@@ -29,14 +29,16 @@ enum ColdSync {
         }.joined(separator: ",\n")
         print("  \(total) instances over \(backends) backends, \(runs) run(s) each, fresh HAProxy every run")
 
-        var bridgeTimes: [Double] = []
+        var bridgeTimes: [Double] = [], oneConnectionTimes: [Double] = []
         var lines: [String] = [], backendOf: [String] = []
-        for run in 0..<runs {
+        // Alternating: the default (two connections when HAProxy has two threads), then `haproxy.connections` 1.
+        for run in 0..<(2 * runs) {
             if run > 0 { try await haproxy.restart() }
+            let connections = run % 2 == 0 ? 2 : 1
             let bridge = try InProcessBridge(socketPath: haproxy.socketPath, body: """
             "providers": { "file": { "path": "instances.json" } },
             "backends": [\(backendsJSON)]
-            """)
+            """, connections: connections)
             try bridge.writeInstances(doc)
             let start = ContinuousClock.now
             try await bridge.start()
@@ -54,11 +56,11 @@ enum ColdSync {
             let ready = readyCount(try await verify.showServersState())
             verify.close()
             guard ready == total else { throw TestSupportError("bridge reported ready but only \(ready) of \(total) slots are ready") }
-            bridgeTimes.append(elapsed)
+            if connections == 2 { bridgeTimes.append(elapsed) } else { oneConnectionTimes.append(elapsed) }
             lines = bridge.control?.executed.withLock { $0.map(\.line) } ?? []
             backendOf = bridge.control?.executed.withLock { $0.map(\.backend) } ?? []
             await bridge.cleanup()
-            print(String(format: "    run %d: bridge %.1f ms, %d commands", run + 1, elapsed, lines.count))
+            print(String(format: "    run %d: bridge (%d connection%@) %.1f ms, %d commands", run / 2 + 1, connections, connections == 1 ? "" : "s", elapsed, lines.count))
         }
         guard !lines.isEmpty else { throw TestSupportError("no commands captured") }
 
@@ -145,6 +147,8 @@ enum ColdSync {
         report.add(bench, "floor: minimal writer, 2 connections in parallel (median)", fp, "ms",
                    note: String(format: "%.0f commands/s; HAProxy nbthread = cores here", Double(lines.count) / fp * 1000))
         report.atMost(bench, "ratio bridge / RuntimeClient floor", b / fc, "x", limit: 1.2, note: "was 1.69x")
+        let one = Summary(oneConnectionTimes).median
+        report.add(bench, "bridge with haproxy.connections 1 (median)", one, "ms", note: String(format: "%.2fx the one-connection floor", one / fc))
         report.add(bench, "ratio bridge / raw-socket floor", b / fs, "x")
     }
 

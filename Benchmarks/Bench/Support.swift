@@ -236,11 +236,11 @@ final class InProcessBridge: @unchecked Sendable {
     var instancesPath: String { dir.file("instances.json") }
 
     /// `body` is the config's JSON object content after the `haproxy` and `state_file` keys.
-    init(socketPath: String, body: String) throws {
+    init(socketPath: String, body: String, connections: Int = 2) throws {
         dir = try TemporaryDirectory(prefix: "db-bench-bridge")
         try dir.write("config.json", """
         {
-          "haproxy": { "runtime_api": "unix:\(socketPath)", "timeout_ms": 5000 },
+          "haproxy": { "runtime_api": "unix:\(socketPath)", "timeout_ms": 5000, "connections": \(connections) },
           "state_file": "\(dir.file("state.json"))",
           \(body)
         }
@@ -259,7 +259,7 @@ final class InProcessBridge: @unchecked Sendable {
         var logger = Logger(label: "bench-bridge")
         logger.logLevel = .error
         let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()], logger: logger).load(path: configPath)
-        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
+        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, connections: loaded.config.haproxy.connections, logger: logger)
         let control = RecordingControl(client)
         self.control = control
         let reconciler = Reconciler(config: loaded.config, haproxy: control, store: StateStore(path: loaded.config.stateFile), logger: logger)

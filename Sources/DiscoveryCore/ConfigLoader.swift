@@ -82,11 +82,13 @@ public struct ConfigLoader: Sendable {
         guard drainCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.drain_check_interval", "must be at least 50ms") }
         let restartCheck = try hx.duration("restart_check_interval") ?? HAProxySettings.defaultRestartCheckInterval
         guard restartCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.restart_check_interval", "must be at least 50ms") }
+        let connections = try hx.int("connections", in: 1...2, describe: "1 or 2") ?? HAProxySettings.defaultConnections
         try hx.finish()
-        let haproxy = HAProxySettings(
+        var haproxy = HAProxySettings(
             runtimeAPI: api, timeout: timeoutMs.map { .milliseconds($0) } ?? HAProxySettings.defaultTimeout, resyncInterval: resync, drainCheckInterval: drainCheck,
             restartCheckInterval: restartCheck
         )
+        haproxy.connections = connections
 
         // state_file
         let stateFile = try root.nonEmptyString("state_file") ?? BridgeConfig.defaultStateFile

@@ -9,12 +9,16 @@ public struct HAProxySettings: Sendable, Equatable {
     public var drainCheckInterval: Duration
     /// How often HAProxy's pid is checked (`show info`, one command) to notice a restart between resyncs.
     public var restartCheckInterval: Duration
+    /// Runtime API connections a large batch may use at once (whole backends on each), when HAProxy runs that many
+    /// threads or more (`haproxy.connections`).
+    public var connections = defaultConnections
 
     /// The defaults, written once: the config loader and tests start from these.
     public static let defaultTimeout: Duration = .seconds(2)
     public static let defaultResyncInterval: Duration = .seconds(10)
     public static let defaultDrainCheckInterval: Duration = .seconds(1)
     public static let defaultRestartCheckInterval: Duration = .seconds(1)
+    public static let defaultConnections = 2
 
     public init(
         runtimeAPI: RuntimeEndpoint, timeout: Duration = defaultTimeout, resyncInterval: Duration = defaultResyncInterval,

@@ -10,7 +10,7 @@ extension RuntimeClient {
 
     /// Whether `apply` would use two connections for a batch of `count` actions now.
     public func usesTwoConnections(forBatchOf count: Int) -> Bool {
-        count >= Self.parallelThreshold && haproxyThreads.load(ordering: .relaxed) >= 2
+        maxConnections >= 2 && count >= Self.parallelThreshold && haproxyThreads.load(ordering: .relaxed) >= 2
     }
 
     /// Remembers HAProxy's thread count from a `show info` answer.

@@ -17,10 +17,13 @@ public final class RuntimeClient: Sendable {
     private var queue: DispatchQueue { lanes[0].queue }
     /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
     let haproxyThreads = Atomic<Int>(1)
+    let maxConnections: Int
 
     /// Creates a client; nothing is connected until the first call.
     /// - Parameter timeout: the longest HAProxy may go without progress (connect, or the next answer) before the call fails.
-    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), logger: Logger = Logger(label: "haproxy-runtime")) {
+    /// - Parameter connections: how many connections a large batch may use at once (1 or 2; see `RuntimeClient+Lanes`).
+    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), connections: Int = 2, logger: Logger = Logger(label: "haproxy-runtime")) {
+        self.maxConnections = min(max(connections, 1), 2)
         self.endpoint = endpoint
         self.timeout = timeout
         self.logger = logger
