@@ -84,9 +84,6 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let (loaded, logger) = try loadConfig(options)
-        let daemon = BridgeDaemon(loaded: loaded, configPath: options.config, logLevelOverride: options.logLevel, logger: logger) { path in
-            try ConfigLoader(factories: ProviderRegistry.factories, logger: logger).load(path: path)
-        }
-        try await daemon.run()
+        try await BridgeAssembly(loaded: loaded, factories: ProviderRegistry.factories, logger: logger).run()
     }
 }
