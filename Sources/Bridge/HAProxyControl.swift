@@ -27,6 +27,11 @@ public struct LiveState: Sendable {
     public var info: HAProxyInfo
     /// Servers by backend, then by server name.
     public var backends: [String: [String: LiveServer]]
+
+    public init(info: HAProxyInfo, backends: [String: [String: LiveServer]]) {
+        self.info = info
+        self.backends = backends
+    }
 }
 
 extension HAProxyControl {

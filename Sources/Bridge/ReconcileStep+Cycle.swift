@@ -9,6 +9,7 @@ extension ReconcileStep {
         if let r = retryAt, now.instant < r { return [.scheduleWake(at: r)] }
         retryAt = nil
         coalesceUntil = nil
+        timers.lastCycleWall = now.wall
         metrics.count(.reconcileCycles)
         // A cheap pid check between resyncs: an HAProxy restart is re-applied within about a second.
         if live != nil, identity != nil, timers.lastRestartCheck.map({ now.instant - $0 >= config.haproxy.restartCheckInterval }) ?? true {

@@ -59,6 +59,8 @@ public struct ReconcileStep: Sendable {
         var lastResync: ContinuousClock.Instant?
         var lastDrainCheck: ContinuousClock.Instant?
         var lastRestartCheck: ContinuousClock.Instant?
+        /// Wall time of the last cycle's start: wall deadlines up to it were seen by a cycle.
+        var lastCycleWall: Double?
     }
 
     /// `document` is the state file as loaded (nil when absent or unusable).
@@ -162,19 +164,23 @@ public struct ReconcileStep: Sendable {
         if !readyDone { deadline = min(deadline, timers.started + Self.readyGrace) }
         for (name, hold) in holds {
             guard let backend = config.backend(named: name) else { continue }
-            deadline = min(deadline, t + Self.duration(hold.since + backend.guardPolicy.confirmAfter.seconds - now.wall))
+            deadline = min(deadline, wake(atWall: hold.since + backend.guardPolicy.confirmAfter.seconds, now: now))
         }
         for table in tables.values {
             for slot in table.slots where slot.state == .draining {
                 deadline = min(deadline, (timers.lastDrainCheck ?? t) + config.haproxy.drainCheckInterval)
-                if let d = slot.drainDeadline { deadline = min(deadline, t + Self.duration(d - now.wall)) }
+                if let d = slot.drainDeadline { deadline = min(deadline, wake(atWall: d, now: now)) }
             }
         }
         return deadline
     }
 
-    /// Wall seconds until a deadline as a timer delay, a millisecond late so the deadline has passed when it fires.
-    static func duration(_ seconds: Double) -> Duration {
-        .milliseconds(Int64(max(0, seconds) * 1000) + 1)
+    /// The instant to wake for a wall-clock deadline: a millisecond after it (so it has passed when the timer
+    /// fires), now once it has passed, and never again once a cycle has run past it (no busy loop on a deadline
+    /// that cycle could not act on).
+    func wake(atWall deadline: Double, now: ReconcileNow) -> ContinuousClock.Instant {
+        if let last = timers.lastCycleWall, deadline <= last { return now.instant + .seconds(86_400) }
+        let seconds = deadline - now.wall
+        return seconds <= 0 ? now.instant : now.instant + .milliseconds(Int64(seconds * 1000) + 1)
     }
 }
