@@ -11,6 +11,8 @@ public final class BridgeMetrics: Sendable {
     let applyLatency: DurationHistogram
     private let counters: [BridgeCounter: Counter]
     private let totals = Mutex<[String: Int]>([:])
+    /// Gauges set by the last scrape, by series.
+    private let scraped = Mutex<[String: Gauge]>([:])
 
     public init() {
         applyLatency = registry.makeDurationHistogram(
@@ -55,25 +57,29 @@ public final class BridgeMetrics: Sendable {
         applyLatency.record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
-    private func gauge(_ name: String, labels: [(String, String)] = [], _ value: Double, help: String) {
-        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(value)
+    /// Sets a gauge and remembers it for this scrape, so `refresh` can drop gauges nothing set any more.
+    private func gauge(_ name: String, labels: [(String, String)] = [], _ value: Double, help: String, into seen: inout [String: Gauge]) {
+        let g = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        g.set(value)
+        seen[name + labels.map { "|\($0.0)=\($0.1)" }.joined()] = g
     }
 
     /// Sets every gauge from the current state (counters are counted as things happen, not here).
     public func refresh(view: ReconcilerView, health: ProviderHealth, stateWriteFailing: Bool) {
+        var seen: [String: Gauge] = [:]
         for backend in view.config.backends {
             let c = view.tables[backend.name]?.counts ?? (total: 0, active: 0, draining: 0, free: 0)
             for (state, value) in [("total", c.total), ("used", c.active), ("draining", c.draining), ("free", c.free)] {
                 gauge("discovery_bridge_slots", labels: [("backend", backend.name), ("state", state)], Double(value),
-                      help: "Slots per backend: total, used (active), draining, free.")
+                      help: "Slots per backend: total, used (active), draining, free.", into: &seen)
             }
             gauge("discovery_bridge_unslotted_instances", labels: [("backend", backend.name)], Double(view.unslotted[backend.name]?.count ?? 0),
-                  help: "Desired instances that found no slot.")
+                  help: "Desired instances that found no slot.", into: &seen)
             gauge("discovery_bridge_guard_holding", labels: [("backend", backend.name)], view.holds[backend.name] == nil ? 0 : 1,
-                  help: "1 while the guard holds a destructive change for the backend.")
+                  help: "1 while the guard holds a destructive change for the backend.", into: &seen)
             for source in backend.sources {
                 gauge("discovery_bridge_instances_discovered", labels: [("provider", source.provider), ("service", source.service), ("backend", backend.name)],
-                      Double(view.discovered[source.key] ?? 0), help: "Instances in the provider's latest snapshot of the source.")
+                      Double(view.discovered[source.key] ?? 0), help: "Instances in the provider's latest snapshot of the source.", into: &seen)
             }
         }
         let now = ContinuousClock.now
@@ -81,12 +87,18 @@ public final class BridgeMetrics: Sendable {
         for (provider, entry) in health.snapshot {
             let age = entry.lastSuccess.map { (now - $0).seconds } ?? -1
             gauge("discovery_bridge_provider_seconds_since_success", labels: [("provider", provider)], age,
-                  help: "Seconds since the provider last answered successfully (-1: never).")
+                  help: "Seconds since the provider last answered successfully (-1: never).", into: &seen)
             gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], stale.contains(provider) ? 1 : 0,
-                  help: "1 when the provider has not answered within its staleness limit.")
+                  help: "1 when the provider has not answered within its staleness limit.", into: &seen)
         }
-        gauge("discovery_bridge_haproxy_synced", view.lastError == nil && view.hasSynced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.")
-        gauge("discovery_bridge_state_write_failing", stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.")
+        gauge("discovery_bridge_haproxy_synced", view.lastError == nil && view.hasSynced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.", into: &seen)
+        gauge("discovery_bridge_state_write_failing", stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.", into: &seen)
+        // A backend or provider a reload removed leaves no frozen series behind (a stale=1 would alert forever).
+        let gone = scraped.withLock { old -> [Gauge] in
+            defer { old = seen }
+            return old.filter { seen[$0.key] == nil }.map(\.value)
+        }
+        for g in gone { registry.unregisterGauge(g) }
     }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }

@@ -194,16 +194,3 @@ public actor Reconciler: Service {
     /// Whether the last state write failed (the bridge then serves from memory).
     public nonisolated var stateWriteFailing: Bool { persister.isFailing }
 }
-
-/// A consistent picture of the reconciler for the read-only endpoints.
-public struct ReconcilerView: Sendable {
-    public var config: BridgeConfig
-    public var tables: [String: BackendSlots]
-    public var holds: [String: GuardHold]
-    public var unslotted: [String: [String]]
-    public var discovered: [String: Int]
-    public var lastSync: Date?
-    public var lastError: String?
-    public var hasSynced: Bool
-    public var isReady: Bool
-}
