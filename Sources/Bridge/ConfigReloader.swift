@@ -3,7 +3,10 @@ import Logging
 
 /// Applies a re-read config to a running bridge: the reconciler takes the new backends, and the new providers and
 /// their health bookkeeping replace the running set in one step.
-struct ConfigReloader: Sendable {
+///
+/// A class, and described by its config path only: it holds the environment (credentials), and the service group
+/// logs the services it runs.
+final class ConfigReloader: Sendable, CustomStringConvertible {
     let configPath: String
     let factories: [any ProviderFactory]
     let environment: [String: String]
@@ -13,6 +16,20 @@ struct ConfigReloader: Sendable {
     let reconciler: Reconciler
     let providers: ProviderSupervisor
     let metrics: BridgeMetrics
+
+    init(configPath: String, factories: [any ProviderFactory], environment: [String: String], logger: Logger, initialConfig: BridgeConfig,
+         reconciler: Reconciler, providers: ProviderSupervisor, metrics: BridgeMetrics) {
+        self.configPath = configPath
+        self.factories = factories
+        self.environment = environment
+        self.logger = logger
+        self.initialConfig = initialConfig
+        self.reconciler = reconciler
+        self.providers = providers
+        self.metrics = metrics
+    }
+
+    var description: String { "ConfigReloader(\(configPath))" }
 
     /// A valid config is applied without touching unchanged slots; an invalid one is rejected and the running one stays.
     func reload() async {

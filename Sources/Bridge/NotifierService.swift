@@ -8,7 +8,10 @@ import ServiceLifecycle
 ///
 /// Sends never block (see `SystemdNotifier`); a dropped notification is counted in
 /// `discovery_bridge_systemd_notifications_dropped_total`.
-public struct NotifierService: Service {
+public struct NotifierService: Service, CustomStringConvertible {
+    /// Names the service only: the service group logs it, and its fields may hold credentials.
+    public var description: String { "NotifierService" }
+
     let notifier: SystemdNotifier
     let reconciler: Reconciler
     let providers: ProviderSupervisor

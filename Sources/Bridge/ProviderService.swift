@@ -4,7 +4,10 @@ import ServiceLifecycle
 
 /// One provider as a lifecycle service: runs its watch until cancelled, restarting it with backoff when it returns
 /// or throws, and reporting failures to its sink.
-public struct ProviderService: Service {
+public struct ProviderService: Service, CustomStringConvertible {
+    /// Names the service only: the service group logs it, and its fields may hold credentials.
+    public var description: String { "ProviderService(\(provider.name))" }
+
     let provider: any DiscoveryProvider
     let sink: any ProviderSink
     let logger: Logger

@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import StateStore
 
 /// An input to the reconcile step: something arrived (a snapshot, a config, an answer from HAProxy) or time passed.
@@ -42,7 +43,7 @@ public enum ReconcileEffect: Sendable {
     case scheduleWake(at: ContinuousClock.Instant?)
 }
 
-/// The plans of one cycle, per backend, in the order they are sent.
+/// The plans of one cycle, per backend, in the order they are sent (each plan's `commands` are its `SlotAction`s).
 public struct ApplyBatch: Sendable {
     public var plans: [BackendPlan]
 
@@ -54,40 +55,10 @@ public struct ApplyBatch: Sendable {
 
 /// How HAProxy answered a batch.
 public enum BatchResult: Sendable {
-    /// Every command was answered, accepted or refused, per backend in batch order.
-    case answered([BackendAnswers])
-    /// The connection failed after `completed` answers: which later commands took effect is unknown.
+    /// Every action was answered (applied, refused, or by a stale worker), one result per action, in order.
+    case answered([ActionResult])
+    /// The connection failed after `completed` answers: which later actions took effect is unknown.
     case connectionFailed(BridgeError, completed: Int)
-}
-
-/// The answers to one backend's commands.
-public struct BackendAnswers: Sendable {
-    public var backend: String
-    public var sent: Int
-    /// Commands HAProxy refused, with its answer.
-    public var refusals: [Refusal]
-    /// Commands answered by a worker an HAProxy reload replaced ("Proxy is disabled."): resent over a new connection.
-    public var oldWorkerAnswers: Int
-
-    public init(backend: String, sent: Int, refusals: [Refusal] = [], oldWorkerAnswers: Int = 0) {
-        self.backend = backend
-        self.sent = sent
-        self.refusals = refusals
-        self.oldWorkerAnswers = oldWorkerAnswers
-    }
-
-    public var reachedOldWorker: Bool { oldWorkerAnswers > 0 }
-
-    /// One refused command.
-    public struct Refusal: Sendable {
-        public var command: String
-        public var answer: String
-
-        public init(command: String, answer: String) {
-            self.command = command
-            self.answer = answer
-        }
-    }
 }
 
 /// What one applied batch changed, for observers that run after every batch.

@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import Logging
 import StateStore
 
@@ -32,7 +33,7 @@ extension ReconcileStep {
         let batch = ApplyBatch(plans: items.map(\.plan))
         guard batch.commandCount > 0 else {
             phase = .applying(batch, previousLive: currentLive)
-            return batchAnswered(.answered(batch.plans.map { BackendAnswers(backend: $0.backend, sent: 0) }), now: now)
+            return batchAnswered(.answered([]), now: now)
         }
         phase = .applying(batch, previousLive: currentLive)
         return [.apply(batch)]
@@ -41,7 +42,7 @@ extension ReconcileStep {
     mutating func batchAnswered(_ result: BatchResult, now: ReconcileNow) -> [ReconcileEffect] {
         guard case .applying(let batch, let currentLive) = phase else { return [] }
         phase = .idle
-        let answers: [BackendAnswers]
+        let results: [ActionResult]
         switch result {
         case .connectionFailed(let error, let completed):
             metrics.count(.runtimeCommands, by: completed)
@@ -50,23 +51,25 @@ extension ReconcileStep {
             dirty.formUnion(batch.plans.map(\.backend))
             let effects = fail("sending \(batch.commandCount) commands", error, now: now)
             return [.persist(document(writtenAt: now.wall))] + effects
-        case .answered(let a):
-            answers = a
+        case .answered(let r):
+            results = r
         }
 
+        metrics.count(.runtimeCommands, by: results.count)
         var failedBackends = Set<String>()
         var oldWorker = false
         var refused = 0
-        for answer in answers {
-            metrics.count(.runtimeCommands, by: answer.sent)
-            metrics.count(.runtimeCommandFailures, by: answer.refusals.count + answer.oldWorkerAnswers)
-            if !answer.refusals.isEmpty || answer.reachedOldWorker { failedBackends.insert(answer.backend) }
-            if answer.reachedOldWorker { oldWorker = true }
-            for r in answer.refusals {
-                refused += 1
-                if refused <= 10 {
-                    logger.error("HAProxy refused a command", metadata: ["backend": "\(answer.backend)", "command": "\(r.command)", "answer": "\(r.answer)"])
-                }
+        for result in results where !result.succeeded {
+            metrics.count(.runtimeCommandFailures)
+            failedBackends.insert(result.action.backend)
+            // A worker an HAProxy reload replaced refuses everything until our connection moves to the new one.
+            guard let reason = result.refusal else {
+                oldWorker = true
+                continue
+            }
+            refused += 1
+            if refused <= 10 {
+                logger.error("HAProxy refused a command", metadata: ["backend": "\(result.action.backend)", "command": "\(result.action.line)", "answer": "\(reason)"])
             }
         }
         if refused > 10 { logger.error("HAProxy refused more commands", metadata: ["more": "\(refused - 10)"]) }

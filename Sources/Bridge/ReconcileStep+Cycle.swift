@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import Logging
 import StateStore
 

@@ -120,11 +120,11 @@ public actor Reconciler: Service {
                 haproxy.close()
             case .readLive:
                 let answer: Result<LiveState, BridgeError>
-                do { answer = .success(try await haproxy.readLiveState()) } catch { answer = .failure(error) }
+                do { answer = .success(try await haproxy.readLiveState()) } catch { answer = .failure(BridgeError(error)) }
                 queue.append(contentsOf: step.handle(.liveState(answer), now: now()))
             case .readSessions(let backends):
                 let answer: Result<[String: [String: Int]], BridgeError>
-                do { answer = .success(try await haproxy.readSessions(backends: backends)) } catch { answer = .failure(error) }
+                do { answer = .success(try await haproxy.readSessions(backends: backends)) } catch { answer = .failure(BridgeError(error)) }
                 queue.append(contentsOf: step.handle(.sessions(answer), now: now()))
             case .apply(let batch):
                 let result = await haproxy.apply(batch)
@@ -146,13 +146,10 @@ public actor Reconciler: Service {
 
     private func probeIdentity() async -> Result<HAProxyIdentity?, BridgeError> {
         do {
-            // A new connection each time: after a master-worker reload the persistent one still reaches the old
-            // worker, which would answer with the old pid (and stay alive as long as we keep talking to it).
-            let answers = try await haproxy.probe(["show info"])
-            guard let answer = answers.first, let info = try? RuntimeParsers.info(answer) else { return .success(nil) }
+            let info = try await haproxy.probeInfo()
             return .success(HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec))
         } catch {
-            return .failure(BridgeError.haproxy(error.description))
+            return .failure(BridgeError(error))
         }
     }
 

@@ -109,21 +109,21 @@ struct StepDriver {
         case .apply(let batch):
             batches.append(batch)
             guard haproxy.reachable else { return .batchResult(.connectionFailed(.haproxy("connect: refused"), completed: 0)) }
+            let actions = batch.plans.flatMap(\.commands)
             if haproxy.refuseNext || haproxy.oldWorkerNext {
                 let old = haproxy.oldWorkerNext
                 haproxy.refuseNext = false
                 haproxy.oldWorkerNext = false
-                return .batchResult(.answered(batch.plans.map { plan in
-                    old ? BackendAnswers(backend: plan.backend, sent: plan.commands.count, oldWorkerAnswers: plan.commands.count)
-                        : BackendAnswers(backend: plan.backend, sent: plan.commands.count,
-                                         refusals: plan.commands.map { .init(command: "\($0)", answer: "No such server.") })
+                return .batchResult(.answered(actions.map { action in
+                    old ? ActionResult(action: action, answer: "Proxy is disabled.", status: .staleWorker)
+                        : ActionResult(action: action, answer: "No such server.", status: .refused("No such server."))
                 }))
             }
             // HAProxy accepted everything: it now has what the plan expects.
             for plan in batch.plans {
                 haproxy.servers[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: haproxy.servers[plan.backend] ?? [:])
             }
-            return .batchResult(.answered(batch.plans.map { BackendAnswers(backend: $0.backend, sent: $0.commands.count) }))
+            return .batchResult(.answered(actions.map { ActionResult(action: $0, answer: "", status: .applied) }))
         case .persist(let doc):
             persisted.append(doc)
         case .markReady:
