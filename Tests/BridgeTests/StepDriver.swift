@@ -46,6 +46,7 @@ struct StepDriver {
     private(set) var persisted: [StateDocument] = []
     private(set) var batches: [ApplyBatch] = []
     private(set) var readyCount = 0
+    private(set) var applied: [AppliedBatch] = []
 
     init(config text: String, document: StateDocument? = nil) throws {
         let config = try ConfigLoader.parse(try JSONValue.parse(text), factories: ["file"])
@@ -128,7 +129,9 @@ struct StepDriver {
             persisted.append(doc)
         case .markReady:
             readyCount += 1
-        case .closeConnection, .batchApplied, .scheduleWake:
+        case .batchApplied(let batch):
+            applied.append(batch)
+        case .closeConnection, .scheduleWake:
             break
         }
         return nil
