@@ -9,9 +9,9 @@ import Glibc
 /// one; the bridge's allocations happen on a few threads that rarely contend, so one arena costs no speed.
 /// An operator's own `MALLOC_ARENA_MAX` wins.
 enum MallocTuning {
-    static func apply(environment: [String: String]) {
+    static func apply() {
         #if canImport(Glibc)
-        guard environment["MALLOC_ARENA_MAX"] == nil else { return }
+        guard getenv("MALLOC_ARENA_MAX") == nil else { return }
         // <malloc.h> is not part of the Glibc module; mallopt is looked up once, here.
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
