@@ -146,7 +146,9 @@ enum ColdSync {
         let fp = Summary(floorParallel).median
         report.add(bench, "floor: minimal writer, 2 connections in parallel (median)", fp, "ms",
                    note: String(format: "%.0f commands/s; HAProxy nbthread = cores here", Double(lines.count) / fp * 1000))
-        report.atMost(bench, "ratio bridge / RuntimeClient floor", b / fc, "x", limit: 1.2, note: "was 1.69x")
+        let best = min(fc, fs, fp)
+        report.add(bench, "ratio bridge / RuntimeClient floor (one connection)", b / fc, "x", note: "was 1.69x")
+        report.atMost(bench, "ratio bridge / best floor", b / best, "x", limit: 1.2, note: "the best of the three raw replays: what HAProxy can do")
         let one = Summary(oneConnectionTimes).median
         report.add(bench, "bridge with haproxy.connections 1 (median)", one, "ms", note: String(format: "%.2fx the one-connection floor", one / fc))
         report.add(bench, "ratio bridge / raw-socket floor", b / fs, "x")
