@@ -48,6 +48,8 @@ public actor Reconciler {
     private var holds: [String: GuardHold] = [:]
     private var suspect: [String: String] = [:]
     private var holdsChanged = false
+    /// Providers waiting to hear that instances take no traffic anywhere (the feedback path, e.g. lifecycle hooks).
+    private var releases = TrafficReleaseTracker()
     /// Backends fed by each source key, so a snapshot marks its backends without scanning every backend.
     private var backendsBySource: [String: [String]]
 
@@ -114,6 +116,7 @@ public actor Reconciler {
                 if pendingSince[name] == nil { pendingSince[name] = .now }
             }
         }
+        if let watch = update.releaseWatch, releases.watch(provider: update.provider, watch) { changed = true }
         if changed { wakeup.signal() }
     }
 
@@ -267,6 +270,7 @@ public actor Reconciler {
         dirty = []
         guard !toPlan.isEmpty, let currentLive = live else {
             markSynced()
+            announceReleases()
             return
         }
 
@@ -354,6 +358,16 @@ public actor Reconciler {
             persister.submit(document())
         }
         markSynced()
+        announceReleases()
+    }
+
+    /// Tells providers which watched instances the applied table no longer serves; only after a batch HAProxy took.
+    private func announceReleases() {
+        guard firstSyncDone, live != nil, retryAt == nil else { return }
+        for a in releases.due(tables: tables, backends: config.backends) {
+            logger.info("instances take no traffic in any backend; telling their provider", metadata: ["provider": "\(a.provider)", "instances": "\(a.ids.prefix(10).joined(separator: ","))"])
+            a.receiver.noLongerServing(a.ids)
+        }
     }
 
     private func recordLatency(_ seconds: Double) {
