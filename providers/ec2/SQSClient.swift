@@ -66,6 +66,9 @@ struct SQSClient: Sendable {
         let parsed = try? JSONValue.parse(bytes: response.body, maxDepth: 32)
         guard response.status == 200 else {
             // "__type" is "com.amazonaws.sqs#QueueDoesNotExist"; older endpoints send "AWS.SimpleQueueService.…".
+            if parsed == nil, let e = EC2XML.apiError(response.body) {
+                throw EC2Error.api(status: response.status, code: e.code, message: String(e.message.prefix(300)))
+            }
             let type = parsed?["__type"]?.stringValue ?? response.headers["x-amzn-query-error"]?.split(separator: ";").first.map(String.init) ?? ""
             let code = type.split(separator: "#").last.map(String.init) ?? type
             let message = parsed?["message"]?.stringValue ?? parsed?["Message"]?.stringValue ?? ""
