@@ -197,18 +197,22 @@ final class EC2EventsEndToEndTests: XCTestCase {
         })
         defer { proxy?.stop() }
         XCTAssertFalse(proxyURL.isEmpty)
+        func faulted() throws -> Int {
+            let stats = try runTool("curl", ["-sS", "--max-time", "5", proxyURL + "/__stats"], timeout: 10)
+            return (try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["faulted"] as? Int ?? 0
+        }
+        func arm(_ kind: String, _ count: Int) throws {
+            _ = try runTool("curl", ["-sS", "-X", "POST", "--max-time", "5", proxyURL + "/__fault?kind=\(kind)&count=\(count)"], timeout: 10)
+        }
+        // Armed before the bridge starts, so its first receives hit them: throttling, a 500, then a body that is no JSON.
+        try arm("throttle", 3)
         try await f.start()
         let before = try await f.bridge.ready("web")
-        for kind in ["throttle", "500", "garbage"] {
-            _ = try runTool("curl", ["-sS", "-X", "POST", "--max-time", "5", proxyURL + "/__fault?kind=\(kind)&count=3"], timeout: 10)
-            _ = try runTool("curl", ["-sS", "-X", "POST", "--max-time", "5", proxyURL + "/__reset"], timeout: 10)
-        }
-        _ = try runTool("curl", ["-sS", "-X", "POST", "--max-time", "5", proxyURL + "/__fault?kind=throttle&count=4"], timeout: 10)
-        // The long poll in flight ends after up to 20 s; afterwards the faults hit. Wait until they are used up.
-        try await eventually("faults served", timeout: .seconds(60), every: .milliseconds(200)) {
-            let stats = try runTool("curl", ["-sS", "--max-time", "5", proxyURL + "/__stats"], timeout: 10)
-            return ((try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["faulted"] as? Int ?? 0) >= 4
-        }
+        try await eventually("throttled answers served", timeout: .seconds(30), every: .milliseconds(50)) { try faulted() >= 3 }
+        try arm("500", 1)
+        try await eventually("500 served", timeout: .seconds(30), every: .milliseconds(50)) { try faulted() >= 4 }
+        try arm("garbage", 1)
+        try await eventually("garbage served", timeout: .seconds(30), every: .milliseconds(50)) { try faulted() >= 5 }
         let v12 = try await f.bridge.ready("web")
         XCTAssertEqual(v12, before, "a failing queue leaves every server where it was")
         let ids = f.ports.keys.sorted()
@@ -217,8 +221,8 @@ final class EC2EventsEndToEndTests: XCTestCase {
         }
         let stats = try runTool("curl", ["-sS", "--max-time", "5", proxyURL + "/__stats"], timeout: 10)
         let requests = (try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["requests"] as? Int ?? 0
-        print("figure: SQS requests through the proxy during 4 throttled answers and recovery: \(requests)")
-        XCTAssertLessThan(requests, 20, "failures back off instead of hammering the queue")
+        print("figure: SQS requests through the proxy for 5 failed answers (backoff) and the recovery: \(requests)")
+        XCTAssertLessThan(requests, 10, "failures back off instead of hammering the queue")
         await f.stop()
     }
 }

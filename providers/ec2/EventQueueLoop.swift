@@ -3,7 +3,7 @@ import Logging
 
 /// Long-polls the provider's SQS queue and hands each message to the provider; deletes what was acted on.
 ///
-/// Errors and throttling back off for this queue alone (full jitter, 1 s doubling to 60 s); DescribeInstances
+/// Errors and throttling back off for this queue alone (the shared full-jitter `Backoff`, 1 s doubling to 60 s); DescribeInstances
 /// polling goes on meanwhile. A message that keeps failing is deleted once SQS has delivered it `max_receives` times
 /// (a queue redrive policy with a lower `maxReceiveCount` moves it to a dead-letter queue first).
 struct EventQueueLoop: Sendable {
@@ -17,6 +17,7 @@ struct EventQueueLoop: Sendable {
         await state.waitForFirstRefresh()
         logger.info("ec2: listening for events", metadata: ["queue": "\(config.queueURL)"])
         var failures = 0
+        var backoff = Backoff(base: .seconds(1), cap: .seconds(60))
         while !Task.isCancelled {
             let fallback = await state.regions.first ?? "us-east-1"
             let region = sqs.queue.region ?? fallback
@@ -26,6 +27,7 @@ struct EventQueueLoop: Sendable {
                 if failures > 0 {
                     logger.notice("ec2: event queue answers again", metadata: ["queue": "\(config.queueURL)", "failures": "\(failures)"])
                     failures = 0
+                    backoff.reset()
                 }
                 var done: [String] = []
                 for m in messages {
@@ -47,7 +49,7 @@ struct EventQueueLoop: Sendable {
                 if Task.isCancelled { return }
                 failures += 1
                 if error.isAuthFailure { await credentials.invalidate() }
-                let delay = Self.backoff(failures: failures)
+                let delay = backoff.next()
                 let meta: Logger.Metadata = ["queue": "\(config.queueURL)", "error": "\(error)", "retry_in": "\(delay)", "failures": "\(failures)"]
                 // The first failure and then one in ten at warning: a queue that stays down must not flood the log.
                 if failures == 1 || failures % 10 == 0 {
@@ -58,11 +60,5 @@ struct EventQueueLoop: Sendable {
                 do { try await Task.sleep(for: delay) } catch { return }
             }
         }
-    }
-
-    /// Full jitter over 1 s · 2^(failures-1), capped at 60 s.
-    static func backoff(failures: Int) -> Duration {
-        let ceiling = min(60.0, Double(1 << min(failures - 1, 6)))
-        return .milliseconds(Int64(Double.random(in: (ceiling / 4)...ceiling) * 1000))
     }
 }

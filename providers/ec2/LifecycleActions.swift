@@ -63,7 +63,7 @@ final actor LifecycleActions {
 
     /// Completes with retries: throttling, 5xx and transport errors back off (up to about a minute in all).
     private func complete(_ p: Pending) async {
-        var delay = Duration.milliseconds(250)
+        var backoff = Backoff(base: .milliseconds(250), cap: .seconds(15))
         for attempt in 1...8 {
             do throws(EC2Error) {
                 let creds = try await credentials.current(stsRegion: p.region)
@@ -84,8 +84,7 @@ final actor LifecycleActions {
                     logger.error("ec2: CompleteLifecycleAction failed; the hook's timeout will end the wait", metadata: ["instance": "\(p.action.instanceID)", "error": "\(error)"])
                     return
                 }
-                do { try await Task.sleep(for: delay * Double.random(in: 0.5...1.0)) } catch { return }
-                delay = min(delay * 2, .seconds(15))
+                do { try await Task.sleep(for: backoff.next()) } catch { return }
             }
         }
     }
