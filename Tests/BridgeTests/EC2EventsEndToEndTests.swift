@@ -139,6 +139,43 @@ final class EC2EventsEndToEndTests: XCTestCase {
         await f.stop()
     }
 
+    func test_a_lifecycle_action_completes_once_drain_timeout_passed_even_with_a_request_open_and_retries_a_throttled_call() async throws {
+        // The recorder in front of moto stands in for Auto Scaling (moto lacks CompleteLifecycleAction); it throttles the first call.
+        let f = try await EC2EventsFixture(instances: 3, drainTimeout: "1500ms")
+        try await f.start()
+        _ = try runTool("curl", ["-sS", "-X", "POST", "--max-time", "5", f.recorderURL + "/__fail?code=Throttling&count=1"], timeout: 10)
+        let port = try XCTUnwrap(f.haproxy.frontendPorts["web"])
+        var target: String?
+        var inflight: Task<(status: Int, body: String), Error>?
+        for _ in 0..<6 where target == nil {
+            let request = Task { try? await httpGet("http://127.0.0.1:\(port)/slow/8", timeout: 15) }
+            try await Task.sleep(for: .milliseconds(150))
+            let sessions = try await f.bridge.poller.showSessions(backend: "web")
+            let servers = try await f.bridge.servers("web")
+            if let busy = sessions.first(where: { $0.value == 1 })?.key, let p = servers[busy]?.port, let id = f.ports.first(where: { $0.value == p })?.key {
+                target = id
+                inflight = Task { guard let r = await request.value else { throw TestSupportError("no answer") }; return r }
+            } else {
+                request.cancel()
+            }
+        }
+        let id = try XCTUnwrap(target, "could not place a slow request on one instance")
+        let sent = Date().timeIntervalSince1970
+        try await f.queue.send(AWSEventBody.terminating(id, token: "tok-timeout", group: "web-asg", hook: "drain-hook"))
+        // The first call is the throttled one; the retry is the one that counts.
+        try await eventually("completed after drain_timeout", timeout: .seconds(20)) {
+            try f.lifecycleCalls().filter { $0.action == "CompleteLifecycleAction" && $0.params["LifecycleActionToken"] == "tok-timeout" }.count >= 2
+        }
+        let completes = try f.lifecycleCalls().filter { $0.action == "CompleteLifecycleAction" }
+        XCTAssertEqual(completes.count, 2, "the throttled call was retried once")
+        let waited = (completes.last?.time ?? 0) - sent
+        XCTAssertGreaterThanOrEqual(waited, 1.4, "not before drain_timeout (1.5 s)")
+        XCTAssertLessThan(waited, 7, "long before the 8 s request ends: drain_timeout bounds the wait")
+        print("figure: terminate event → CompleteLifecycleAction with a request still open, drain_timeout 1.5s: \(String(format: "%.2f", waited)) s")
+        inflight?.cancel()
+        await f.stop()
+    }
+
     func test_garbage_duplicate_and_out_of_order_messages_leave_every_server_where_it_was() async throws {
         let f = try await EC2EventsFixture(instances: 4, drainTimeout: "300ms")
         try await f.start()
