@@ -73,3 +73,24 @@ final class EventParsingTests: XCTestCase {
         }
     }
 }
+
+/// The provider with an event queue stops promptly, also when EC2 never answered (the event pump waits for it).
+final class EventProviderStopTests: XCTestCase {
+    func test_a_provider_with_events_stops_at_once_when_ec2_never_answered() async throws {
+        let dead = "http://127.0.0.1:\(try FreePort.allocate())"
+        let config: JSONValue = .object([
+            "regions": .array([.string("us-east-1")]), "endpoint": .string(dead), "refresh_interval": .string("5m"), "timeout": .string("1s"),
+            "credentials": .object(["access_key_id": .string("AKIASTOP"), "secret_access_key": .string("s")]),
+            "events": .object(["queue_url": .string(dead + "/123456789012/q")]),
+        ])
+        let ctx = ProviderContext(environment: [:], logger: .init(label: "t"), configDirectory: "/tmp")
+        let provider = try EC2ProviderFactory().makeProvider(config: config, path: "providers.ec2", sources: [SourceSpec(provider: "ec2", service: "web")], context: ctx)
+        let sink = RecordingSink()
+        let task = Task { try await provider.run(sink: sink) }
+        try await Task.sleep(for: .milliseconds(500))
+        let cancelled = ContinuousClock.now
+        task.cancel()
+        _ = try? await task.value
+        XCTAssertLessThan(ContinuousClock.now - cancelled, .seconds(3))
+    }
+}

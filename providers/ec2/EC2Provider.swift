@@ -127,7 +127,8 @@ final actor RefreshLoop {
     var lifecycle: LifecycleActions?
     var inbox: ReleaseInbox?
     var lastWatch: Set<String>?
-    var firstRefreshWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Finished by the first good refresh; the event pump waits on it (cancellably).
+    let firstRefresh = AsyncStream<Void>.makeStream()
     var hasTruth = false
     var badInput = BadInputLog()
     var warned = Set<EC2Mapper.Warning>()

@@ -21,7 +21,7 @@ extension RefreshLoop {
     /// Returns once the first refresh has succeeded: before it, every drain event would name an unknown instance.
     func waitForFirstRefresh() async {
         if hasTruth { return }
-        await withCheckedContinuation { firstRefreshWaiters.append($0) }
+        for await _ in firstRefresh.stream {}
     }
 
     /// Updates the index, keeps instances an event described after the refresh began, and ends overlay marks.
@@ -46,8 +46,7 @@ extension RefreshLoop {
         }
         if !hasTruth {
             hasTruth = true
-            for w in firstRefreshWaiters { w.resume() }
-            firstRefreshWaiters = []
+            firstRefresh.continuation.finish()
         }
     }
 
