@@ -50,6 +50,30 @@ final class EventParsingTests: XCTestCase {
         }
     }
 
+    func test_five_thousand_mutated_bodies_never_crash_and_every_accepted_event_names_a_valid_instance() {
+        var rng = SplitMix64(seed: 12)
+        let seeds = [AWSEventBody.stateChange("i-0abc12345678def01", "stopping"), AWSEventBody.spotInterruption("i-0abc12345678def01"),
+                     AWSEventBody.terminating("i-0abc12345678def01", token: "t", group: "g", hook: "h"),
+                     AWSEventBody.plainTerminating("i-0abc12345678def01", token: "t", group: "g", hook: "h")].map { Array($0.utf8) }
+        var accepted = 0
+        for n in 0..<5000 {
+            var body = seeds[n % seeds.count]
+            for _ in 0..<rng.int(1...6) {
+                let i = rng.int(0...(body.count - 1))
+                switch rng.int(0...2) {
+                case 0: body[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: body.remove(at: i)
+                default: body.insert(body[rng.int(0...(body.count - 1))], at: i)
+                }
+            }
+            if case .event(let e) = EC2EventParser.parse(body) {
+                accepted += 1
+                XCTAssertTrue(EC2EventParser.isInstanceID(e.instanceID), e.instanceID)
+            }
+        }
+        print("figure: event parser fuzz: 5000 mutated bodies, \(accepted) still valid events, 0 crashes")
+    }
+
     func test_events_config_defaults_and_errors_name_the_path() throws {
         let ok = try EC2EventsConfig.parse(.object(["queue_url": .string("https://sqs.eu-west-1.amazonaws.com/123456789012/q")]), path: "providers.ec2.events")
         XCTAssertTrue(ok.completeLifecycleActions)
