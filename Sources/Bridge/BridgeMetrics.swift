@@ -92,6 +92,15 @@ public final class BridgeMetrics: Sendable {
         mirror("discovery_bridge_state_writes_total", total: writes.writes, help: "State file writes.")
         mirror("discovery_bridge_state_write_failures_total", total: writes.failures, help: "Failed state file writes.")
         gauge("discovery_bridge_state_write_failing", reconciler.stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.")
+        if let managed = reconciler.managedConfig?.status {
+            mirror("discovery_bridge_managed_config_writes_total", total: managed.writes, help: "Managed HAProxy config files installed.")
+            mirror("discovery_bridge_managed_config_failures_total", total: managed.failures,
+                   help: "Managed HAProxy config writes that failed (unwritable, disk full, structural check or check_command).")
+            gauge("discovery_bridge_managed_config_failing", managed.failing ? 1 : 0,
+                  help: "1 while the managed HAProxy config cannot be updated (the last good file stays).")
+            gauge("discovery_bridge_managed_config_last_success_timestamp_seconds", managed.lastSuccess ?? 0,
+                  help: "Unix time the managed HAProxy config was last found or made current.")
+        }
     }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }

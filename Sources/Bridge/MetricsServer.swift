@@ -155,6 +155,13 @@ public struct MetricsServer: Service {
         let (fresh, reason) = await freshness()
         var root: [String: JSONValue] = ["backends": .object(backends), "providers": .object(providers), "fresh": .bool(fresh)]
         if !fresh { root["problems"] = .string(reason) }
+        if let managed = reconciler.managedConfig {
+            let st = managed.status
+            var m: [String: JSONValue] = ["path": .string(managed.path), "failing": .bool(st.failing), "writes": .int(Int64(st.writes)), "failures": .int(Int64(st.failures))]
+            if let e = st.lastError { m["last_error"] = .string(e) }
+            if let t = st.lastSuccess { m["last_success"] = .double(t) }
+            root["managed_config"] = .object(m)
+        }
         if let last = await reconciler.lastSync { root["last_sync"] = .string(ISO8601DateFormatter().string(from: last)) }
         return root.isEmpty ? "{}" : JSONValue.object(root).serialized(pretty: true) + "\n"
     }

@@ -18,6 +18,8 @@ public actor Reconciler {
     let haproxy: any HAProxyControl
     let store: StateStore
     let persister: StatePersister
+    /// Writes `haproxy.managed_config` after every applied batch; nil when the key is absent.
+    public let managedConfig: ManagedConfigWriter?
     let wallClock: WallClock
     let metrics: BridgeMetrics?
     private let wakeup = Wakeup()
@@ -88,6 +90,9 @@ public actor Reconciler {
         self.logger = logger
         self.wallClock = wallClock
         self.persister = StatePersister(store: store, logger: logger)
+        self.managedConfig = config.haproxy.managedConfig.map {
+            ManagedConfigWriter(path: $0, checkCommand: config.haproxy.checkCommand, logger: logger)
+        }
     }
 
     /// Registers a callback run once the bridge is ready: HAProxy reconciled with every source's first answer
@@ -144,6 +149,9 @@ public actor Reconciler {
         loadState()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.persister.run() }
+            if let managed = managedConfig { group.addTask { await managed.run() } }
+            let watcher = ReloadWatcher(settings: config.haproxy, logger: logger) { pid in await self.reloadNoticed(workerPID: pid) }
+            group.addTask { try? await watcher.run() }
             while !Task.isCancelled && !stopping {
                 let signalled = await wakeup.wait(until: nextDeadline())
                 if Task.isCancelled || stopping { break }
@@ -154,6 +162,8 @@ public actor Reconciler {
             }
             persister.submit(document())
             await persister.flush()
+            handTablesToManagedConfig()
+            await managedConfig?.flush()
             group.cancelAll()
         }
         haproxy.close()
@@ -320,6 +330,7 @@ public actor Reconciler {
                 dirty.formUnion(plans.map(\.plan.backend))
                 fail("sending \(lines.count) commands", BridgeError.haproxy(error.description))
                 persister.submit(document())
+                handTablesToManagedConfig()
                 return
             }
         }
@@ -353,7 +364,25 @@ public actor Reconciler {
             holdsChanged = false
             persister.submit(document())
         }
+        handTablesToManagedConfig()
         markSynced()
+    }
+
+    /// After an applied batch: the managed config writer gets the tables (it renders and installs them on its own
+    /// queue, so this never delays a Runtime API command; unchanged tables do not rewrite the file).
+    private func handTablesToManagedConfig() {
+        managedConfig?.submit(config: config, tables: tables)
+    }
+
+    /// A reload or restart of HAProxy was noticed (by `ReloadWatcher`): re-read live state now, over a new
+    /// connection, and re-apply whatever the managed file could not carry. Cancels any backoff in progress.
+    public func reloadNoticed(workerPID: Int?) {
+        if let workerPID, let known = identity, known.pid == workerPID, live != nil { return }
+        haproxy.close()
+        live = nil
+        retryAt = nil
+        backoff.reset()
+        wakeup.signal()
     }
 
     private func recordLatency(_ seconds: Double) {
@@ -382,7 +411,7 @@ public actor Reconciler {
         let newIdentity = HAProxyIdentity(pid: state.info.pid, startTimeSec: state.info.startTimeSec)
         if let old = identity, old != newIdentity {
             counters.haproxyRestarts += 1
-            logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
+            logger.warning("HAProxy restarted or reloaded; re-applying what differs from the slot table", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
         }
         let sameProcess = identity == newIdentity
         if !sameProcess {

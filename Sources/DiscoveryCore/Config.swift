@@ -42,16 +42,31 @@ public struct HAProxySettings: Sendable, Equatable {
     public var drainCheckInterval: Duration
     /// How often HAProxy's pid is checked (`show info`, one command) to notice a restart between resyncs.
     public var restartCheckInterval: Duration
+    /// The HAProxy config file the bridge keeps current (`haproxy.managed_config`): its backends as server lines,
+    /// loaded by HAProxy with a second `-f`, so a reload or restart starts where the runtime left off. Nil: not written.
+    public var managedConfig: String?
+    /// Command run on every candidate managed file before it is installed; `{file}` stands for the candidate.
+    public var checkCommand: [String]?
+    /// HAProxy's master CLI (`-S`): a closed connection there is how a reload is noticed without polling.
+    public var masterCLI: RuntimeAPIAddress?
+    /// Without a master CLI, how often a new stats-socket connection asks for HAProxy's pid to notice a reload.
+    public var reloadProbeInterval: Duration
 
     public init(
         runtimeAPI: RuntimeAPIAddress, timeout: Duration = .seconds(2), resyncInterval: Duration = .seconds(10),
-        drainCheckInterval: Duration = .seconds(1), restartCheckInterval: Duration = .seconds(1)
+        drainCheckInterval: Duration = .seconds(1), restartCheckInterval: Duration = .seconds(1),
+        managedConfig: String? = nil, checkCommand: [String]? = nil, masterCLI: RuntimeAPIAddress? = nil,
+        reloadProbeInterval: Duration = .milliseconds(100)
     ) {
         self.runtimeAPI = runtimeAPI
         self.timeout = timeout
         self.resyncInterval = resyncInterval
         self.drainCheckInterval = drainCheckInterval
         self.restartCheckInterval = restartCheckInterval
+        self.managedConfig = managedConfig
+        self.checkCommand = checkCommand
+        self.masterCLI = masterCLI
+        self.reloadProbeInterval = reloadProbeInterval
     }
 }
 

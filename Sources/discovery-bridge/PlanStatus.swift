@@ -101,7 +101,11 @@ struct Status: AsyncParsableCommand {
             for (backend, hold) in doc?.guardHolds ?? [:] {
                 holds[backend] = .object(["reason": .string(hold.reason), "since": .double(hold.since), "would_remove": .int(Int64(hold.wouldRemove))])
             }
-            print(JSONValue.object(["slots": .array(rows), "guard_holds": .object(holds), "haproxy_reachable": .bool(live != nil)]).serialized(pretty: true))
+            var root: [String: JSONValue] = ["slots": .array(rows), "guard_holds": .object(holds), "haproxy_reachable": .bool(live != nil)]
+            if let managed = ManagedConfigStatus.check(config, tables: tables) {
+                root["managed_config"] = .object(["path": .string(managed.path), "current": .bool(managed.current), "detail": .string(managed.line)])
+            }
+            print(JSONValue.object(root).serialized(pretty: true))
             return
         }
         let formatter = ISO8601DateFormatter()
@@ -122,6 +126,7 @@ struct Status: AsyncParsableCommand {
         for (backend, hold) in (doc?.guardHolds ?? [:]).sorted(by: { $0.key < $1.key }) {
             print("guard holding \(backend) since \(formatter.string(from: Date(timeIntervalSince1970: hold.since))): \(hold.reason) (would remove \(hold.wouldRemove))")
         }
+        if let managed = ManagedConfigStatus.check(config, tables: tables) { print(managed.line) }
         if doc == nil { print("(no state file at \(config.stateFile) yet)") }
     }
 }
