@@ -14,7 +14,7 @@ public actor Reconciler {
     public typealias WallClock = @Sendable () -> Double
 
     let logger: Logger
-    private(set) var config: BridgeConfig
+    public private(set) var config: BridgeConfig
     let haproxy: any HAProxyControl
     let store: StateStore
     let persister: StatePersister
@@ -35,6 +35,9 @@ public actor Reconciler {
     private var lastDrainCheck: ContinuousClock.Instant?
     private var lastRestartCheck: ContinuousClock.Instant?
     private var retryAt: ContinuousClock.Instant?
+    /// The worker a noticed reload started: until it answers (or the wait expires) a read reaching another pid is
+    /// the old worker, which still accepts connections for a moment after a reload.
+    private var awaitingWorker: (pid: Int, until: ContinuousClock.Instant)?
     private var backoff = Backoff()
     private let stopFlag = Atomic<Bool>(false)
     private var stopping: Bool { stopFlag.load(ordering: .relaxed) }
@@ -245,6 +248,12 @@ public actor Reconciler {
                 // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
                 haproxy.close()
                 let state = try await haproxy.readLiveState()
+                if let w = awaitingWorker, state.info.pid != w.pid, ContinuousClock.now < w.until {
+                    haproxy.close()
+                    retryAt = .now + .milliseconds(5)
+                    return
+                }
+                awaitingWorker = nil
                 absorbLive(state)
                 lastResync = .now
                 lastRestartCheck = .now
@@ -378,6 +387,7 @@ public actor Reconciler {
     /// connection, and re-apply whatever the managed file could not carry. Cancels any backoff in progress.
     public func reloadNoticed(workerPID: Int?) {
         if let workerPID, let known = identity, known.pid == workerPID, live != nil { return }
+        awaitingWorker = workerPID.map { ($0, ContinuousClock.now + .seconds(2)) }
         haproxy.close()
         live = nil
         retryAt = nil
