@@ -96,6 +96,8 @@ private final class OutputTail: @unchecked Sendable {
         defer { lock.unlock() }
         let s = String(decoding: data, as: UTF8.self)
         let lines = s.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return lines.suffix(6).joined(separator: " | ")
+        // HAProxy's own notices (version, path) say nothing about what is wrong: its alerts do, when there are any.
+        let alerts = lines.filter { $0.contains("[ALERT]") }
+        return (alerts.isEmpty ? lines : alerts).suffix(6).joined(separator: " | ")
     }
 }

@@ -71,8 +71,8 @@ final class MasterConnection {
 }
 
 /// Parses `show proc` (2.6): a header, the master row, then `# workers` rows until the next `#` line.
-enum MasterProcessParser {
-    static func parse(_ answer: String) -> MasterProcessList? {
+public enum MasterProcessParser {
+    public static func parse(_ answer: String) -> MasterProcessList? {
         var master: (pid: Int, reloads: Int)?
         var workers: [(pid: Int, reloads: Int)] = []
         var section = ""

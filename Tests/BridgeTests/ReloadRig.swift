@@ -12,7 +12,7 @@ final class ReloadRig: @unchecked Sendable {
     let haproxy: HAProxyInstance
     let harness: BridgeHarness
     let http: HTTPBackends
-    var managedPath: String { dir.file("managed.cfg") }
+    let managedPath: String
     var frontend: Int { haproxy.frontendPorts["web"] ?? 0 }
 
     static func backendsJSON(slots: Int) -> String {
@@ -27,6 +27,7 @@ final class ReloadRig: @unchecked Sendable {
     init(slots: Int = 4, backends: Int = 7, check: Bool = true, masterCLI: Bool = true, managedDir: String? = nil) async throws {
         dir = try TemporaryDirectory(prefix: "db-managed")
         let managed = managedDir.map { "\($0)/managed.cfg" } ?? dir.file("managed.cfg")
+        managedPath = managed
         // First install, as the README says: `render` writes the file before HAProxy is started with it.
         try dir.write("pre.json", """
         { "haproxy": { "runtime_api": "unix:\(dir.file("none.sock"))", "managed_config": "\(managed)" },
@@ -40,7 +41,7 @@ final class ReloadRig: @unchecked Sendable {
         haproxy = try await HAProxyInstance(backends: [.init(name: "web", slots: slots)], backendsConfig: "", masterWorker: true,
                                             extraConfigFiles: [managed])
         var extra = "\"managed_config\": \"\(managed)\""
-        if check { extra += ", \"check_command\": [\"haproxy\", \"-c\", \"-q\", \"-f\", \"\(haproxy.configPath)\", \"-f\", \"{file}\"]" }
+        if check { extra += ", \"check_command\": [\"haproxy\", \"-c\", \"-f\", \"\(haproxy.configPath)\", \"-f\", \"{file}\"]" }
         if masterCLI { extra += ", \"master_cli\": \"unix:\(haproxy.masterSocketPath)\"" }
         harness = try BridgeHarness(haproxy: haproxy, backendsJSON: Self.backendsJSON(slots: slots),
                                     extra: #""guard": {"max_removed_fraction": 1.0, "min_servers": 0}"#, haproxyExtra: extra)

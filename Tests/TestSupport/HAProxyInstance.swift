@@ -103,6 +103,8 @@ public final class HAProxyInstance: @unchecked Sendable {
     public func reload() async throws {
         guard masterWorker, let child else { throw TestSupportError("reload needs a running master-worker HAProxy") }
         let before = try await currentWorkerPID()
+        // A master still re-executing from the previous reload has no SIGUSR2 handler yet and drops the signal.
+        try await waitForMasterLoop()
         child.signal(SIGUSR2)
         try await eventually("a new worker after reload", timeout: .seconds(10), every: .milliseconds(10)) {
             (try? await self.currentWorkerPID()).map { $0 != before } ?? false
@@ -113,10 +115,43 @@ public final class HAProxyInstance: @unchecked Sendable {
     public func reloadViaMasterCLI() async throws {
         guard masterWorker else { throw TestSupportError("reload needs a running master-worker HAProxy") }
         let before = try await currentWorkerPID()
+        try await waitForMasterLoop()
         try sendToMasterCLI("reload\n")
         try await eventually("a new worker after the master CLI reload", timeout: .seconds(10), every: .milliseconds(10)) {
             (try? await self.currentWorkerPID()).map { $0 != before } ?? false
         }
+    }
+
+    /// Waits until the master answers `show proc` on its CLI: it then runs its loop and handles signals.
+    public func waitForMasterLoop() async throws {
+        try await eventually("the master CLI to list its workers", timeout: .seconds(10), every: .milliseconds(5)) {
+            (try? self.askMasterCLI("show proc\n").contains("worker")) ?? false
+        }
+    }
+
+    /// One command on the master CLI (half-close, then read to the end).
+    public func askMasterCLI(_ text: String) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in masterSocketPath.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { throw TestSupportError("connect \(masterSocketPath): \(String(cString: strerror(errno)))") }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Writes `text` to the master CLI and waits for the master to close. While the master re-executes after a
