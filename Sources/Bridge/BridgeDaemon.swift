@@ -67,6 +67,10 @@ public final class BridgeDaemon: Sendable {
                 ("haproxy.timeout_ms", fresh.config.haproxy.timeout != old.haproxy.timeout),
                 ("state_file", fresh.config.stateFile != old.stateFile),
                 ("metrics.listen", fresh.config.metrics != old.metrics),
+                ("haproxy.managed_config", fresh.config.haproxy.managedConfig != old.haproxy.managedConfig),
+                ("haproxy.check_command", fresh.config.haproxy.checkCommand != old.haproxy.checkCommand),
+                ("haproxy.master_cli", fresh.config.haproxy.masterCLI != old.haproxy.masterCLI),
+                ("haproxy.reload_probe_interval", fresh.config.haproxy.reloadProbeInterval != old.haproxy.reloadProbeInterval),
             ] where changed {
                 logger.warning("config key changed but only takes effect after a restart", metadata: ["key": "\(key)"])
             }
@@ -75,6 +79,11 @@ public final class BridgeDaemon: Sendable {
             next.haproxy.timeout = old.haproxy.timeout
             next.stateFile = old.stateFile
             next.metrics = old.metrics
+            // The managed config writer and the reload watcher were built from these at start.
+            next.haproxy.managedConfig = old.haproxy.managedConfig
+            next.haproxy.checkCommand = old.haproxy.checkCommand
+            next.haproxy.masterCLI = old.haproxy.masterCLI
+            next.haproxy.reloadProbeInterval = old.haproxy.reloadProbeInterval
             await reconciler.updateConfig(next)
             supervisor.replace(with: fresh.providers)
             logger.notice("config reloaded", metadata: ["config": "\(configPath)", "backends": "\(next.backends.count)"])
