@@ -121,4 +121,30 @@ final class ReloadProofTests: XCTestCase {
         let failed = await rig.harness.reconciler?.counters.commandsFailed ?? -1
         XCTAssertEqual(failed, 0, "no `add server` for a server the managed file declares")
     }
+
+    /// Without `haproxy.master_cli` the 100 ms stats-socket probe notices each reload; still nothing fails.
+    func test_with_only_the_stats_socket_reloads_are_noticed_and_fail_no_request() async throws {
+        let rig = try await ReloadRig(slots: 4, backends: 3, check: false, masterCLI: false)
+        self.rig = rig
+        let p = rig.http.ports
+        let instances: [String: (port: Int, weight: Int)] = ["a": (p[0], 2), "b": (p[1], 3), "c": (p[2], 4)]
+        try rig.write(instances)
+        try rig.harness.start()
+        try await rig.waitApplied(instances)
+        try await rig.waitFileCurrent()
+        guard let reconciler = rig.harness.reconciler else { return XCTFail("bridge not running") }
+        let load = HTTPLoad(port: rig.frontend, threads: 4)
+        for round in 0..<4 {
+            let before = await reconciler.counters.haproxyRestarts
+            try await rig.haproxy.reload()
+            let table = await reconciler.slotTables()["web"]?.slots ?? []
+            let first = try await rig.servers()
+            XCTAssertEqual(ReloadRig.mismatches(table, first, fromFile: true), [], "round \(round)")
+            try await eventually("round \(round): the reload noticed", timeout: .seconds(5), every: .milliseconds(5)) {
+                await reconciler.counters.haproxyRestarts > before
+            }
+        }
+        await load.stop()
+        XCTAssertEqual(load.failed, 0, load.breakdown)
+    }
 }
