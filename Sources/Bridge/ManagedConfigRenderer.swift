@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyModel
 
 /// Renders the managed HAProxy config file (`haproxy.managed_config`) from the slot tables.
 ///
@@ -8,9 +9,6 @@ import DiscoveryCore
 /// placeholder. Servers added at runtime (growth) are ordinary lines here, so after a reload they are config servers
 /// and are not added again. The output depends only on the tables: unchanged tables give identical bytes.
 public enum ManagedConfigRenderer {
-    /// Where free slots point: never contacted, and distinct from any instance.
-    public static let placeholder = (address: "127.0.0.1", port: 9)
-
     /// The whole file for `config`'s backends; a backend without a table gets its template slots, all free.
     public static func render(_ config: BridgeConfig, tables: [String: BackendSlots]) -> String {
         var out = """
@@ -51,12 +49,12 @@ public enum ManagedConfigRenderer {
                 if slot.state == .draining { words.append("disabled") }
             } else {
                 // Not expected (the state file rejects it), but never write a server HAProxy would refuse.
-                words.append(Endpoint.key(address: placeholder.address, port: placeholder.port))
+                words.append(PlaceholderAddress.endpoint)
                 words += options
                 words.append("disabled")
             }
         case .free:
-            words.append(Endpoint.key(address: placeholder.address, port: placeholder.port))
+            words.append(PlaceholderAddress.endpoint)
             words += options
             words.append("disabled")
         }

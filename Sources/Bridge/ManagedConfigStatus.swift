@@ -7,7 +7,7 @@ import Foundation
 /// reads from the state file tells the same: a file behind the table means the last writes failed (or one is
 /// being written right now), and the log and `discovery_bridge_managed_config_failing` say why.
 public enum ManagedConfigStatus {
-    public struct Report: Sendable {
+    public struct Report: Codable, Sendable {
         public var path: String
         public var current: Bool
         public var line: String

@@ -24,13 +24,13 @@ public struct ReloadWatcher: Service {
         self.settings = settings
         self.logger = logger
         self.noticed = noticed
-        self.stats = RuntimeClient(endpoint: RuntimeEndpoint(settings.runtimeAPI), timeout: settings.timeout, logger: logger)
+        self.stats = RuntimeClient(endpoint: settings.runtimeAPI, timeout: settings.timeout, logger: logger)
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             if let master = settings.masterCLI {
-                await watchMaster(MasterCLI(endpoint: RuntimeEndpoint(master), timeout: settings.timeout))
+                await watchMaster(MasterCLI(endpoint: master, timeout: settings.timeout))
             } else {
                 await probeStats()
             }

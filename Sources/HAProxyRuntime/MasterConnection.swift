@@ -1,3 +1,4 @@
+import Basics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,7 +79,7 @@ public enum MasterProcessParser {
         var section = ""
         for line in answer.split(separator: "\n", omittingEmptySubsequences: true) {
             if line.hasPrefix("#") {
-                section = line.hasPrefix("#<PID>") ? "" : String(line.dropFirst().trimmingWhitespaceSub())
+                section = line.hasPrefix("#<PID>") ? "" : String(line.dropFirst()).trimmingWhitespace()
                 continue
             }
             let f = line.split(separator: " ", omittingEmptySubsequences: true)

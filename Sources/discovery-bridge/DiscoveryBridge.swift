@@ -16,15 +16,6 @@ struct DiscoveryBridge: AsyncParsableCommand {
     )
 }
 
-/// Options every subcommand shares.
-struct CommonOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Path of the JSON config file.")
-    var config: String = "/etc/discovery-bridge/config.json"
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides log_level).")
-    var logLevel: String?
-}
-
 /// EX_CONFIG from sysexits.h: the config is wrong.
 let exitBadConfig = ExitCode(78)
 
@@ -53,55 +44,5 @@ func loadConfig(_ options: CommonOptions) throws -> (LoadedConfig, Logger) {
     } catch {
         FileHandle.standardError.write(Data("invalid config: \(error)\n".utf8))
         throw exitBadConfig
-    }
-}
-
-struct Validate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a config file; exit 0 when valid, 78 when not.")
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, _) = try loadConfig(options)
-        let c = loaded.config
-        let slots = c.backends.reduce(0) { $0 + $1.slots }
-        print("\(options.config): valid: \(c.backends.count) backend(s), \(slots) slot(s), providers: \(c.providers.keys.sorted().joined(separator: ", "))")
-    }
-}
-
-struct Render: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print the HAProxy backend sections: with haproxy.managed_config, exactly the managed file the bridge would write now (from the state file when there is one); without it, the haproxy.cfg blocks with their pre-allocated slots."
-    )
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, _) = try loadConfig(options)
-        let config = loaded.config
-        guard config.haproxy.managedConfig != nil else {
-            print(HAProxyConfigRenderer.render(config, source: options.config), terminator: "")
-            return
-        }
-        var tables: [String: BackendSlots] = [:]
-        do {
-            tables = try StateStore(path: config.stateFile).load()?.backends ?? [:]
-        } catch {
-            // Rendering from a damaged state file would print a file that empties every backend on the next reload.
-            FileHandle.standardError.write(Data("state file unusable: \(error)\n".utf8))
-            throw ExitCode(65)
-        }
-        print(ManagedConfigRenderer.render(config, tables: tables), terminator: "")
-    }
-}
-
-struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the bridge until SIGTERM or SIGINT.")
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, logger) = try loadConfig(options)
-        let daemon = BridgeDaemon(loaded: loaded, configPath: options.config, logLevelOverride: options.logLevel, logger: logger) { path in
-            try ConfigLoader(factories: ProviderRegistry.factories, logger: logger).load(path: path)
-        }
-        try await daemon.run()
     }
 }

@@ -64,7 +64,7 @@ final class ReloadRig: @unchecked Sendable {
         let want = Set(instances.values.map { "127.0.0.1:\($0.port) w\($0.weight)" })
         try await eventually("HAProxy serving \(want.sorted())", timeout: timeout, every: .milliseconds(10)) {
             let rows = try await self.servers().values
-            let ready = Set(rows.filter { AdminState.fromAdminBits($0.adminState) == .ready }.map { "\($0.address):\($0.port) w\($0.userWeight)" })
+            let ready = Set(rows.filter { AdminState(adminBits: $0.adminState) == .ready }.map { "\($0.address):\($0.port) w\($0.userWeight)" })
             let table = await self.harness.reconciler?.slotTables()["web"]?.slots.filter { $0.state == .active }.count
             return ready == want && table == instances.count
         }
@@ -108,7 +108,7 @@ final class ReloadRig: @unchecked Sendable {
                 problems.append("\(slot.server) missing")
                 continue
             }
-            let admin = AdminState.fromAdminBits(row.adminState)
+            let admin = AdminState(adminBits: row.adminState)
             let at = "\(row.address):\(row.port)"
             switch slot.state {
             case .active:
