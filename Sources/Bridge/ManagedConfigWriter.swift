@@ -2,6 +2,7 @@ import Dispatch
 import DiscoveryCore
 import Foundation
 import Logging
+import ServiceLifecycle
 import StateStore
 import Synchronization
 
@@ -12,7 +13,7 @@ import Synchronization
 /// complete file at most one batch behind. A candidate that fails the structural check or `haproxy.check_command`,
 /// or cannot be written (folder unwritable, disk full), is never installed: the last good file stays, the failure is
 /// logged (once per distinct error), counted, shown by `status`, and retried with backoff until it clears.
-public final class ManagedConfigWriter: Sendable {
+public final class ManagedConfigWriter: Service, Sendable {
     /// What `status`, `/status` and the metrics report.
     public struct Status: Sendable {
         public var writes = 0
@@ -34,12 +35,14 @@ public final class ManagedConfigWriter: Sendable {
     public let path: String
     let check: CheckCommand?
     let logger: Logger
+    let metrics: BridgeMetrics?
     private let state = Mutex(State())
     private let wakeup = Wakeup()
     private let queue = DispatchQueue(label: "discovery-bridge.managed-config")
 
-    public init(path: String, checkCommand: [String]?, logger: Logger) {
+    public init(path: String, checkCommand: [String]?, logger: Logger, metrics: BridgeMetrics? = nil) {
         self.path = path
+        self.metrics = metrics
         self.check = checkCommand.map { CheckCommand(arguments: $0) }
         self.logger = logger
     }
@@ -55,21 +58,27 @@ public final class ManagedConfigWriter: Sendable {
 
     public var status: Status { state.withLock { $0.status } }
 
-    /// Writes queued tables until cancelled.
+    /// Writes queued tables until graceful shutdown or cancellation, then the newest once more (it stops after
+    /// the reconciler, which hands over its final table).
     public func run() async {
-        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
-        var retryAt: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            await wakeup.wait(until: retryAt)
-            if Task.isCancelled { break }
-            if let r = retryAt, ContinuousClock.now < r { continue }
-            if await writeLatest() {
-                backoff.reset()
-                retryAt = nil
-            } else {
-                retryAt = .now + backoff.next()
+        await withGracefulShutdownHandler {
+            var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
+            var retryAt: ContinuousClock.Instant?
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                await wakeup.wait(until: retryAt)
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                if let r = retryAt, ContinuousClock.now < r { continue }
+                if await writeLatest() {
+                    backoff.reset()
+                    retryAt = nil
+                } else {
+                    retryAt = .now + backoff.next()
+                }
             }
+        } onGracefulShutdown: { [wakeup] in
+            wakeup.signal()
         }
+        await flush()
     }
 
     /// Writes the newest queued tables now (at shutdown). Returns false when that failed.
@@ -102,6 +111,7 @@ public final class ManagedConfigWriter: Sendable {
                 defer { s.status.failing = false; s.status.lastError = nil }
                 return s.status.failing ? s.status.lastError : nil
             }
+            if current != text { metrics?.count(.managedConfigWrites) }
             if let was = recovered {
                 logger.notice("managed HAProxy config written again", metadata: ["managed_config": "\(path)", "previous_error": "\(was)"])
             }
@@ -114,6 +124,7 @@ public final class ManagedConfigWriter: Sendable {
                 defer { s.status.lastError = message }
                 return s.status.lastError != message
             }
+            metrics?.count(.managedConfigFailures)
             if changed {
                 logger.error("managed HAProxy config not updated; the last good file stays, the runtime is current; retrying",
                              metadata: ["managed_config": "\(path)", "error": "\(message)"])

@@ -48,16 +48,15 @@ final class ManagedConfigFaultTests: XCTestCase {
         instances["c"] = (rig.http.ports[2], 7)
         try rig.write(instances)
         try await rig.waitApplied(instances)
-        guard let writer = await rig.harness.reconciler?.managedConfig else { return XCTFail("no managed config writer") }
+        guard let writer = rig.harness.reconciler?.managedConfig else { return XCTFail("no managed config writer") }
         try await eventually("the writer to report the failure", timeout: .seconds(10)) { writer.status.failing }
         XCTAssertTrue(writer.status.lastError?.contains(mentions) ?? false, "error names the cause: \(writer.status.lastError ?? "-")")
         XCTAssertEqual(try String(contentsOfFile: rig.managedPath, encoding: .utf8), lastGood, "the last good file stays")
-        let metrics = BridgeMetrics()
-        if let reconciler = rig.harness.reconciler {
-            await metrics.refresh(reconciler: reconciler, health: ProviderHealth(providers: []))
-        }
+        let metrics = try XCTUnwrap(rig.harness.metrics)
+        metrics.refreshManagedConfig(writer.status)
         let text = String(decoding: metrics.render(), as: UTF8.self)
         XCTAssertTrue(text.contains("discovery_bridge_managed_config_failing 1"), "metric: \(text.split(separator: "\n").filter { $0.contains("managed") })")
+        XCTAssertGreaterThan(metrics.total(.managedConfigFailures), 0)
         let status = try await runCommand(bridgeExecutable, ["status", "--config", rig.harness.dir.file("config.json")])
         XCTAssertTrue(status.stdout.contains("BEHIND the slot table"), "status says the file is behind: \(status.stdout)")
     }
@@ -65,7 +64,7 @@ final class ManagedConfigFaultTests: XCTestCase {
     func assertRecovers(_ rig: ReloadRig) async throws {
         // Backoff grows to at most a few seconds over a short fault.
         try await rig.waitFileCurrent(timeout: .seconds(40))
-        let writer = await rig.harness.reconciler?.managedConfig
+        let writer = rig.harness.reconciler?.managedConfig
         // The status is updated just after the rename that made the file current.
         try await eventually("the writer to report success", timeout: .seconds(5)) { writer?.status.failing == false }
         let status = try await runCommand(bridgeExecutable, ["status", "--config", rig.harness.dir.file("config.json")])

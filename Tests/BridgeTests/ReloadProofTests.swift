@@ -57,7 +57,7 @@ final class ReloadProofTests: XCTestCase {
             if strict { try await rig.waitFileCurrent() }
             guard let reconciler = rig.harness.reconciler else { return XCTFail("bridge not running") }
             let table = await reconciler.slotTables()["web"]?.slots ?? []
-            let restartsBefore = await reconciler.counters.haproxyRestarts
+            let restartsBefore = (rig.harness.metrics?.total(.haproxyRestarts) ?? 0)
             let start = ContinuousClock.now
             if round % 2 == 0 { try await rig.haproxy.reload() } else { try await rig.haproxy.reloadViaMasterCLI() }
             if strict {
@@ -69,7 +69,7 @@ final class ReloadProofTests: XCTestCase {
             }
             try await eventually("round \(round): every slot as the bridge left it", timeout: .seconds(10), every: .milliseconds(5)) {
                 let now = await reconciler.slotTables()["web"]?.slots ?? []
-                let noticed = await reconciler.counters.haproxyRestarts > restartsBefore
+                let noticed = (rig.harness.metrics?.total(.haproxyRestarts) ?? 0) > restartsBefore
                 let rows = try await rig.servers()
                 return noticed && ReloadRig.mismatches(now, rows, fromFile: false).isEmpty
             }
@@ -81,7 +81,7 @@ final class ReloadProofTests: XCTestCase {
         XCTAssertGreaterThan(grown, 0, "the drill grows the backend past its template")
         XCTAssertEqual(load.failed, 0, "failed requests over 20 reloads: \(load.breakdown)")
         XCTAssertGreaterThan(load.ok, 500, "the load ran: \(load.breakdown)")
-        let failedCommands = await rig.harness.reconciler?.counters.commandsFailed ?? -1
+        let failedCommands = rig.harness.metrics?.total(.runtimeCommandFailures) ?? -1
         XCTAssertEqual(failedCommands, 0, "no command refused (growth slots are config servers after a reload: never added twice)")
         catchUp.sort()
         print(String(format: "figure: reload drill (debug build, loaded machine): %d requests, %d failed; %d strict reloads; reload signal → new worker answering with every slot right: median %.0f ms, max %.0f ms",
@@ -118,7 +118,7 @@ final class ReloadProofTests: XCTestCase {
         try rig.harness.start()
         try await rig.waitApplied(instances)
         try await Task.sleep(for: .milliseconds(300))
-        let failed = await rig.harness.reconciler?.counters.commandsFailed ?? -1
+        let failed = rig.harness.metrics?.total(.runtimeCommandFailures) ?? -1
         XCTAssertEqual(failed, 0, "no `add server` for a server the managed file declares")
     }
 
@@ -135,13 +135,13 @@ final class ReloadProofTests: XCTestCase {
         guard let reconciler = rig.harness.reconciler else { return XCTFail("bridge not running") }
         let load = HTTPLoad(port: rig.frontend, threads: 4)
         for round in 0..<4 {
-            let before = await reconciler.counters.haproxyRestarts
+            let before = (rig.harness.metrics?.total(.haproxyRestarts) ?? 0)
             try await rig.haproxy.reload()
             let table = await reconciler.slotTables()["web"]?.slots ?? []
             let first = try await rig.servers()
             XCTAssertEqual(ReloadRig.mismatches(table, first, fromFile: true), [], "round \(round)")
             try await eventually("round \(round): the reload noticed", timeout: .seconds(5), every: .milliseconds(5)) {
-                await reconciler.counters.haproxyRestarts > before
+                (rig.harness.metrics?.total(.haproxyRestarts) ?? 0) > before
             }
         }
         await load.stop()
