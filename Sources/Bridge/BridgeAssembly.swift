@@ -9,7 +9,8 @@ import UnixSignals
 /// The composition root: builds the whole bridge from a config file and the provider factories, and runs it as one
 /// `ServiceGroup`. The daemon (`run`), the in-process tests, the drills and the bench all build the bridge here.
 ///
-/// Services, in start order: state persister, reconciler, providers (the running `ProviderSet`), SIGHUP reload,
+/// Services, in start order: state persister, managed config writer (with `haproxy.managed_config`), reconciler,
+/// reload watcher, providers (the running `ProviderSet`), SIGHUP reload,
 /// systemd notifier, metrics endpoint. Graceful shutdown (SIGTERM, SIGINT, or `shutdown()`) goes in reverse: the
 /// endpoints close, providers stop, the reconciler finishes its batch in flight, and the persister writes the
 /// final table last.
