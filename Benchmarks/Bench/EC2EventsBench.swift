@@ -3,7 +3,7 @@ import Foundation
 import HAProxyRuntime
 import TestSupport
 
-/// 6. EC2 events: SendMessage on moto's SQS → the instance drained (or ready) in HAProxy, against what polling alone
+/// 7. EC2 events: SendMessage on moto's SQS → the instance drained (or ready) in HAProxy, against what polling alone
 /// gives at the default `refresh_interval` (30 s). The provider refreshes every 5 minutes here, so only the events act.
 enum EC2EventsBench {
     static let bench = "ec2events"
