@@ -49,6 +49,8 @@ struct StepDriver {
     private(set) var applied: [AppliedBatch] = []
     /// Runs once while the next batch is in flight (before HAProxy's answers come back).
     var duringNextBatch: ((inout StepDriver) -> Void)?
+    /// Ids announced to providers by `.releaseTraffic`, one list per announcement.
+    private(set) var released: [[String]] = []
 
     init(config text: String, document: StateDocument? = nil) throws {
         let config = try ConfigLoader.parse(try JSONValue.parse(text), factories: ["file"])
@@ -137,6 +139,8 @@ struct StepDriver {
             readyCount += 1
         case .batchApplied(let batch):
             applied.append(batch)
+        case .releaseTraffic(let list):
+            released.append(contentsOf: list.map(\.ids))
         case .closeConnection, .scheduleWake:
             break
         }
@@ -169,6 +173,7 @@ extension ReconcileEffect {
         case .markReady: return "markReady"
         case .batchApplied: return "batchApplied"
         case .scheduleWake: return "scheduleWake"
+        case .releaseTraffic: return "releaseTraffic"
         }
     }
 }
