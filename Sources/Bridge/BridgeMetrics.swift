@@ -80,6 +80,13 @@ public final class BridgeMetrics: Sendable {
             gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], health.staleProviders(now: now).contains(provider) ? 1 : 0,
                   help: "1 when the provider has not answered within its staleness limit.")
         }
+        for metric in health.providerMetrics {
+            let labels = metric.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            switch metric.kind {
+            case .gauge: gauge(metric.name, labels: labels, metric.value, help: metric.help)
+            case .counter: mirror(metric.name, labels: labels, total: Int(metric.value), help: metric.help)
+            }
+        }
         mirror("discovery_bridge_runtime_commands_total", total: counters.commandsSent, help: "Runtime API commands sent to HAProxy.")
         mirror("discovery_bridge_runtime_command_failures_total", total: counters.commandsFailed, help: "Runtime API commands HAProxy refused.")
         mirror("discovery_bridge_haproxy_errors_total", total: counters.haproxyErrors, help: "Failed attempts to reach or read HAProxy.")

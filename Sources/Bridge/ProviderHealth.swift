@@ -13,6 +13,8 @@ public final class ProviderHealth: Sendable {
     }
 
     private let entries: Mutex<[String: Entry]>
+    /// The latest figure of each provider metric, by provider, name and labels.
+    private let metrics = Mutex<[String: ProviderMetric]>([:])
     private let started = ContinuousClock.now
 
     public init(providers: [any DiscoveryProvider]) {
@@ -39,6 +41,20 @@ public final class ProviderHealth: Sendable {
     }
 
     public var snapshot: [String: Entry] { entries.withLock { $0 } }
+
+    /// Keeps the latest value of each metric a provider reports (exported at scrape time).
+    public func recordMetrics(_ provider: String, _ reported: [ProviderMetric]) {
+        metrics.withLock { m in
+            for metric in reported {
+                var labeled = metric
+                labeled.labels["provider"] = provider
+                m[labeled.name + labeled.labels.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value)" }.joined()] = labeled
+            }
+        }
+    }
+
+    /// Every provider metric's latest value.
+    public var providerMetrics: [ProviderMetric] { metrics.withLock { Array($0.values) } }
 
     /// Providers whose last success is older than their staleness limit (or who never succeeded within it).
     public func staleProviders(now: ContinuousClock.Instant = .now) -> [String] {

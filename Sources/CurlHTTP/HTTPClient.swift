@@ -12,12 +12,19 @@ import Synchronization
 public final class HTTPClient: Sendable {
     private let engine: CurlEngine
 
-    /// Starts the client's I/O thread. `logger` receives debug-level transfer failures.
-    public init(logger: Logger? = nil) {
+    /// Starts the client's I/O thread. `logger` receives debug-level transfer failures; `options` bound and share
+    /// the client's connections.
+    public init(logger: Logger? = nil, options: HTTPClientOptions = HTTPClientOptions()) {
         _ = curlGlobalInit
-        engine = CurlEngine(logger: logger)
+        engine = CurlEngine(logger: logger, options: options)
         engine.start()
     }
+
+    /// The TCP connections this client has on the wire, counted where libcurl opens and closes its sockets.
+    public var connections: HTTPConnectionCounts { engine.connectionCounts }
+
+    /// Starts a new peak measurement from the connections open now.
+    public func resetPeakConnections() { engine.resetPeak() }
 
     deinit { engine.shutdown() }
 
@@ -100,17 +107,38 @@ final class CurlEngine: @unchecked Sendable {
     /// The multi handle: `curl_multi_wakeup` may be called from any thread, everything else only on the engine thread.
     private let multi: UnsafeMutableRawPointer
     private let logger: Logger?
+    private let options: HTTPClientOptions
+    /// Written only by libcurl's socket callbacks on the engine thread; read atomically from anywhere.
+    private let sockets: UnsafeMutablePointer<db_curl_sockets>
 
-    init(logger: Logger?) {
+    init(logger: Logger?, options: HTTPClientOptions) {
         self.logger = logger
-        guard let m = curl_multi_init() else {
+        self.options = options
+        guard let m = curl_multi_init(), let counts = db_curl_sockets_new() else {
             // Only fails when out of memory.
             preconditionFailure("curl_multi_init failed")
         }
         multi = m
+        sockets = counts
+        _ = db_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, options.multiplex ? CURLPIPE_MULTIPLEX : 0)
+        if options.maxHostConnections > 0 {
+            _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.maxHostConnections)
+            // The idle cache must hold every allowed connection, or reuse turns into close-and-reconnect churn.
+            _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(options.maxHostConnections, 16))
+        }
+        _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_CONCURRENT_STREAMS, max(1, options.maxConcurrentStreams))
     }
 
-    deinit { curl_multi_cleanup(multi) }
+    deinit {
+        curl_multi_cleanup(multi)
+        db_curl_sockets_free(sockets)
+    }
+
+    var connectionCounts: HTTPConnectionCounts {
+        HTTPConnectionCounts(open: db_curl_sockets_open(sockets), peak: db_curl_sockets_peak(sockets), opened: db_curl_sockets_opened(sockets))
+    }
+
+    func resetPeak() { db_curl_sockets_reset_peak(sockets) }
 
     func start() {
         let thread = Thread { [self] in self.loop() }
@@ -225,8 +253,14 @@ final class CurlEngine: @unchecked Sendable {
     private func outcome(of t: Transfer, code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
         if code == CURLE_OK {
             var status = 0
-            if let easy = t.easy { _ = db_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
-            return .success(HTTPResponse(status: status, headers: t.headers, body: t.body))
+            var version = 0
+            if let easy = t.easy {
+                _ = db_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                _ = db_curl_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+            }
+            var response = HTTPResponse(status: status, headers: t.headers, body: t.body)
+            response.httpVersion = version == Int(CURL_HTTP_VERSION_2_0) ? 2 : version == Int(CURL_HTTP_VERSION_3) ? 3 : 1
+            return .success(response)
         }
         if t.overflow { return .failure(.tooLarge(t.request.maxBodyBytes)) }
         let detail = String(cString: t.errorBuffer)
@@ -294,6 +328,13 @@ final class CurlEngine: @unchecked Sendable {
         check(db_curl_setopt_str(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
         check(db_curl_setopt_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
         check(db_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        check(db_curl_count_sockets(easy, sockets))
+        if options.multiplex {
+            // h2 where TLS negotiates it (ALPN), HTTP/1.1 otherwise; PIPEWAIT makes a transfer wait for a connection
+            // it can multiplex on instead of opening its own while the first handshake is under way.
+            check(db_curl_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+            check(db_curl_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        }
         if r.acceptGzip { check(db_curl_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")) }
         if connectToList(t) != nil { check(db_curl_setopt_slist(easy, CURLOPT_CONNECT_TO, t.connectTo)) }
 

@@ -92,6 +92,8 @@ public struct HTTPResponse: Sendable {
     /// Header fields of the final response, names lowercased, in the order received.
     public var headers: [HTTPHeader]
     public var body: [UInt8]
+    /// The HTTP version the answer came in: 1 (HTTP/1.x), 2 or 3.
+    public var httpVersion = 1
 
     public init(status: Int, headers: [HTTPHeader], body: [UInt8]) {
         self.status = status
@@ -171,4 +173,30 @@ extension String {
         while let l = s.last, set.contains(l) { s.removeLast() }
         return String(s)
     }
+}
+
+/// How an `HTTPClient` shares and bounds its connections (libcurl's multi-handle options).
+public struct HTTPClientOptions: Sendable, Hashable {
+    /// Most TCP connections to one host at once (`CURLMOPT_MAX_HOST_CONNECTIONS`); 0 = unbounded. Transfers beyond
+    /// it wait inside libcurl for a connection, and their timeout runs while they wait.
+    public var maxHostConnections: Int
+    /// Multiplex transfers as HTTP/2 streams where the server negotiates h2, waiting for a connection to
+    /// multiplex on rather than opening another (`CURLPIPE_MULTIPLEX`, `CURLOPT_PIPEWAIT`).
+    public var multiplex: Bool
+    /// Most streams libcurl puts on one HTTP/2 connection (`CURLMOPT_MAX_CONCURRENT_STREAMS`); the server's own
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` also applies.
+    public var maxConcurrentStreams: Int
+
+    public init(maxHostConnections: Int = 0, multiplex: Bool = false, maxConcurrentStreams: Int = 100) {
+        self.maxHostConnections = maxHostConnections
+        self.multiplex = multiplex
+        self.maxConcurrentStreams = maxConcurrentStreams
+    }
+}
+
+/// TCP connections of one client: open now, the most open at once since the last reset, opened in total.
+public struct HTTPConnectionCounts: Sendable, Hashable {
+    public var open: Int
+    public var peak: Int
+    public var opened: Int
 }

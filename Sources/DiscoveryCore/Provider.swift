@@ -60,6 +60,38 @@ public protocol ProviderSink: Sendable {
     func reportSuccess(provider: String) async
     /// Records a failed round trip; the last good snapshot stays applied.
     func reportFailure(provider: String, error: String) async
+    /// Reports figures the provider measures about its own traffic (connections open, refusals), exported as
+    /// metrics by the bridge. Each call carries the current value of every figure it names.
+    func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async
+}
+
+extension ProviderSink {
+    /// Sinks that export no metrics ignore them.
+    public func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async {}
+}
+
+/// One figure a provider measures about itself, named as it is exported (`discovery_bridge_consul_connections`).
+public struct ProviderMetric: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// A value that goes up and down.
+        case gauge
+        /// A running total since the provider started (only grows).
+        case counter
+    }
+
+    public var name: String
+    public var help: String
+    public var kind: Kind
+    public var labels: [String: String]
+    public var value: Double
+
+    public init(name: String, help: String, kind: Kind, labels: [String: String] = [:], value: Double) {
+        self.name = name
+        self.help = help
+        self.kind = kind
+        self.labels = labels
+        self.value = value
+    }
 }
 
 /// A running watch of one discovery source.
