@@ -26,6 +26,13 @@ public final class HTTPClient: Sendable {
     /// Starts a new peak measurement from the connections open now.
     public func resetPeakConnections() { engine.resetPeak() }
 
+    /// Changes the most connections per host (`CURLMOPT_MAX_HOST_CONNECTIONS`) from now on.
+    ///
+    /// Over HTTP/2, libcurl 7.88 opens a new connection for every transfer that finds its connections' streams
+    /// all taken, even while another new connection is still being set up; bounding the host connections to what
+    /// the streams need makes such transfers wait inside libcurl and then multiplex instead.
+    public func setMaxHostConnections(_ n: Int) { engine.setMaxHostConnections(n) }
+
     deinit { engine.shutdown() }
 
     /// Performs `request` and returns the response, whatever its HTTP status.
@@ -100,6 +107,7 @@ final class CurlEngine: @unchecked Sendable {
         var phases: [UInt64: Phase] = [:]
         var pending: [Transfer] = []
         var cancelRequests: [UInt64] = []
+        var maxHostConnections: Int?
         var shutdown = false
     }
 
@@ -193,6 +201,11 @@ final class CurlEngine: @unchecked Sendable {
         curl_multi_wakeup(multi)
     }
 
+    func setMaxHostConnections(_ n: Int) {
+        state.withLock { $0.maxHostConnections = n }
+        curl_multi_wakeup(multi)
+    }
+
     private func loop() {
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
         var byID: [UInt64: Transfer] = [:]
@@ -208,12 +221,14 @@ final class CurlEngine: @unchecked Sendable {
         }
 
         while true {
-            let (incoming, cancels, stop) = state.withLock { s in
-                let batch = (s.pending, s.cancelRequests, s.shutdown)
+            let (incoming, cancels, stop, maxHost) = state.withLock { s in
+                let batch = (s.pending, s.cancelRequests, s.shutdown, s.maxHostConnections)
                 s.pending = []
                 s.cancelRequests = []
+                s.maxHostConnections = nil
                 return batch
             }
+            if let maxHost { _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(0, maxHost)) }
             for t in incoming {
                 if let error = configure(t) {
                     finish(t, .failure(error))

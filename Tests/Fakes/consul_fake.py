@@ -19,6 +19,7 @@ negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 
 Control (POST JSON unless noted), under /_fake/:
   register     {service, id, node, node_address, address?, port, tags?, meta?, weights?, tagged_addresses?,
                 node_tagged_addresses?, node_meta?, checks?: [{id, status}]}   (checks are service checks)
+  register_many {instances: [register bodies]}   one registration each, in one call (test setup at scale)
   deregister   {service, id, node} or {service, instances: [{id, node}, ...]} (one index bump)
   check        {node, id, status, service_id?}   service check when service_id is given, else a node check;
                maintenance = id "_service_maintenance:<sid>" / "_node_maintenance" with status critical
@@ -102,6 +103,33 @@ def all_checks():
                             "ServiceID": inst["id"], "ServiceName": name, "ServiceTags": inst["tags"], "Type": "",
                             "CreateIndex": ci[0], "ModifyIndex": ci[1]})
     return out
+
+
+def register(doc):
+    """One registration (one raft write): the service instance, its node and its checks."""
+    name, node = doc["service"], doc["node"]
+    n = state["nodes"].setdefault(node, {"address": doc.get("node_address", "127.0.0.1"),
+                                         "tagged": {}, "meta": {}, "checks": {}})
+    n["address"] = doc.get("node_address", n["address"])
+    n["tagged"] = doc.get("node_tagged_addresses", n["tagged"])
+    n["meta"] = doc.get("node_meta", n["meta"])
+    insts = state["instances"].setdefault(name, {})
+    old = insts.get((node, doc["id"]))
+    insts[(node, doc["id"])] = {
+        "id": doc["id"], "node": node, "address": doc.get("address", ""), "port": doc.get("port", 0),
+        "tags": doc.get("tags", []), "meta": doc.get("meta", {}),
+        "weights": doc.get("weights", {"Passing": 1, "Warning": 1}),
+        "tagged": doc.get("tagged_addresses", {}),
+        "checks": {c["id"]: c["status"] for c in doc.get("checks", [])},
+    }
+    new = insts[(node, doc["id"])]
+    old_checks = old["checks"] if old else {}
+    checks_changed = old_checks != new["checks"]
+    index = bump([name], services=True, checks=checks_changed)
+    for cid, status in new["checks"].items():
+        touch_check(node, cid, doc["id"], old_checks.get(cid) != status, index)
+    for cid in set(old_checks) - set(new["checks"]):
+        state["check_index"].pop((node, cid, doc["id"]), None)
 
 
 def services_on_node(node):
@@ -192,6 +220,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def wait_or_gone(self, deadline):
+        """Waits (lock held) for a write or the deadline; True when the client hung up meanwhile.
+
+        Go's HTTP server notices a closed connection during a blocking query and frees its slot at once; so must the
+        fake, or a client that cancels its queries would still count against the per-client connection limit."""
+        lock.wait(max(0.01, min(1.0, deadline - time.time())))
+        conn = getattr(self, "connection", None)
+        if conn is None:
+            return False
+        import select, socket
+        try:
+            readable, _, _ = select.select([conn], [], [], 0)
+            if readable and conn.recv(1, socket.MSG_PEEK) == b"":
+                self.close_connection = True
+                return True
+        except (OSError, ValueError):
+            self.close_connection = True
+            return True
+        return False
+
     def consul_headers(self, index):
         return [("X-Consul-Index", str(index)),
                 ("X-Consul-KnownLeader", "true" if state["known_leader"] else "false"),
@@ -207,29 +255,10 @@ class Handler(BaseHTTPRequestHandler):
         op = url.path[len("/_fake/"):] if url.path.startswith("/_fake/") else None
         with lock:
             if op == "register":
-                name, node = doc["service"], doc["node"]
-                n = state["nodes"].setdefault(node, {"address": doc.get("node_address", "127.0.0.1"),
-                                                     "tagged": {}, "meta": {}, "checks": {}})
-                n["address"] = doc.get("node_address", n["address"])
-                n["tagged"] = doc.get("node_tagged_addresses", n["tagged"])
-                n["meta"] = doc.get("node_meta", n["meta"])
-                insts = state["instances"].setdefault(name, {})
-                old = insts.get((node, doc["id"]))
-                insts[(node, doc["id"])] = {
-                    "id": doc["id"], "node": node, "address": doc.get("address", ""), "port": doc.get("port", 0),
-                    "tags": doc.get("tags", []), "meta": doc.get("meta", {}),
-                    "weights": doc.get("weights", {"Passing": 1, "Warning": 1}),
-                    "tagged": doc.get("tagged_addresses", {}),
-                    "checks": {c["id"]: c["status"] for c in doc.get("checks", [])},
-                }
-                new = insts[(node, doc["id"])]
-                old_checks = old["checks"] if old else {}
-                checks_changed = old_checks != new["checks"]
-                index = bump([name], services=True, checks=checks_changed)
-                for cid, status in new["checks"].items():
-                    touch_check(node, cid, doc["id"], old_checks.get(cid) != status, index)
-                for cid in set(old_checks) - set(new["checks"]):
-                    state["check_index"].pop((node, cid, doc["id"]), None)
+                register(doc)
+            elif op == "register_many":
+                for one in doc.get("instances", []):
+                    register(one)
             elif op == "deregister":
                 insts = state["instances"].get(doc["service"], {})
                 had_checks = False
@@ -345,7 +374,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/v1/catalog/services":
             with lock:
                 while index > 0 and state["catalog_index"] <= index and time.time() < deadline:
-                    lock.wait(max(0.01, deadline - time.time()))
+                    if self.wait_or_gone(deadline):
+                        return
                 body = {}
                 for name, insts in state["instances"].items():
                     tags = sorted({t for i in insts.values() for t in i["tags"]})
@@ -359,7 +389,8 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 while (index > 0 and not state["no_block"] and state["checks_index"] <= index
                        and time.time() < deadline):
-                    lock.wait(max(0.01, deadline - time.time()))
+                    if self.wait_or_gone(deadline):
+                        return
                 checks = [] if state["empty"] else all_checks()
                 if wanted != "any":
                     checks = [c for c in checks if c["Status"] == wanted]
@@ -376,7 +407,8 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 while (index > 0 and not state["no_block"] and state["service_index"].get(name, 1) <= index
                        and time.time() < deadline):
-                    lock.wait(max(0.01, deadline - time.time()))
+                    if self.wait_or_gone(deadline):
+                        return
                 svc_index = state["service_index"].get(name, 1)
                 insts = [] if state["empty"] else [i for _, i in sorted(state["instances"].get(name, {}).items())]
                 tags = [t.lower() for t in q.get("tag", [])]

@@ -2,6 +2,7 @@ import CurlHTTP
 import DiscoveryCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Every request to one Consul address: the shared libcurl client (its connections bounded by the budget), the
 /// request gate, the common query parameters, the token and the answer's headers.
@@ -22,6 +23,22 @@ final class ConsulClient: Sendable {
     }
 
     func shutdown() { http.shutdown() }
+
+    private let streams = Mutex(1)
+
+    /// Records how many streams one connection carries (1 over HTTP/1.1), sizing the connections to the watches.
+    func multiplexing(streams n: Int) {
+        streams.withLock { $0 = max(1, n) }
+    }
+
+    /// Sizes libcurl's connections to what `requests` in flight need: all of the budget over HTTP/1.1, and
+    /// `ceil(requests / streams)` over HTTP/2 (see `HTTPClient.setMaxHostConnections`).
+    func expect(requests: Int) {
+        let n = streams.withLock { $0 }
+        guard n > 1 else { return }
+        let needed = (max(requests, 1) + n - 1) / n
+        http.setMaxHostConnections(min(settings.maxConnections, needed))
+    }
 
     /// GET `path`; blocking when `index > 0`. Holds a gate permit for the whole round trip.
     func get(_ path: String, query extra: [(String, String)] = [], index: UInt64 = 0) async throws(ConsulRequestError) -> ConsulAnswer {

@@ -36,7 +36,9 @@ public struct ConsulProvider: DiscoveryProvider {
         let budgetBox = BudgetBox()
         let client = ConsulClient(settings: settings, logger: logger) { limit in budgetBox.budget?.setLimit(limit) }
         defer { client.shutdown() }
-        let budget = WatchBudget(configured: settings.watchMode, watches: fixed.count, limit: client.gate.limit, extra: hasSelectors ? 1 : 0)
+        let budget = WatchBudget(configured: settings.watchMode, watches: fixed.count, limit: client.gate.limit, extra: hasSelectors ? 1 : 0) {
+            client.expect(requests: $0)
+        }
         budgetBox.budget = budget
         let (stream, continuation) = AsyncStream<ProviderUpdate>.makeStream()
         let assembler = SnapshotAssembler(sources: sources, updates: continuation, logger: logger)
@@ -103,6 +105,7 @@ public struct ConsulProvider: DiscoveryProvider {
                 let catalog: [String: [String]]
                 do { catalog = try ConsulMapping.parseCatalog(answer.body) } catch { throw ConsulRequestError(.failed, "GET /v1/catalog/services: \(error)") }
                 let streams = answer.httpVersion >= 2 ? settings.maxStreamsPerConnection : 1
+                client.multiplexing(streams: streams)
                 client.gate.setCapacity(settings.maxConnections * streams)
                 budget.setLimit(client.gate.limit)
                 budget.setWatches(fixed.union(SelectorMembers.compute(sources: sources, catalog: catalog).all).count)

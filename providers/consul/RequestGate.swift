@@ -30,7 +30,13 @@ final class RequestGate: Sendable {
         var backoff: Backoff
         var episode: Episode?
         var refusalsTotal = 0
+        /// The concurrency Consul refused beyond, remembered for `memory` so the limit does not climb straight back
+        /// into the refusal (additive increase would otherwise find it again within seconds, episode after episode).
+        var learned: (limit: Int, until: ContinuousClock.Instant)?
     }
+
+    /// How long a refusal's concurrency is remembered before the gate probes above it again.
+    static let memory: Duration = .seconds(300)
 
     private let state: Mutex<State>
     private let floor: Int
@@ -120,7 +126,8 @@ final class RequestGate: Sendable {
         let (ended, changed): (Episode?, Int?) = state.withLock { s in
             var changed: Int? = nil
             let pauseOver = s.pausedUntil.map { $0 <= .now } ?? true
-            if pauseOver, s.limit < s.capacity {
+            if let l = s.learned, l.until <= .now { s.learned = nil }
+            if pauseOver, s.limit < min(s.capacity, s.learned?.limit ?? .max) {
                 s.limit += 1
                 changed = s.limit
             }
@@ -151,6 +158,8 @@ final class RequestGate: Sendable {
                 return (delay, false, nil)
             }
             s.episode = Episode(started: .now, refusals: 1)
+            // What was in flight, less the refused request, is what Consul accepts from us now.
+            s.learned = (max(floor, s.inFlight - 1), ContinuousClock.now + Self.memory)
             let lowered = max(floor, min(s.limit, max(s.inFlight, 1)) / 2)
             let changed = lowered != s.limit ? lowered : nil
             s.limit = lowered

@@ -21,7 +21,11 @@ final class WatchBudget: Sendable {
     /// Blocking queries besides the watches (the catalog loop, when a source selects by prefix or tag).
     private let extra: Int
 
-    init(configured: ConsulWatchMode, watches: Int, limit: Int, extra: Int) {
+    /// Told the requests the watches will keep in flight (the client sizes its HTTP/2 connections to them).
+    private let onWatches: @Sendable (Int) -> Void
+
+    init(configured: ConsulWatchMode, watches: Int, limit: Int, extra: Int, onWatches: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.onWatches = onWatches
         state = Mutex(State(watches: watches, limit: limit))
         self.configured = configured
         self.extra = extra
@@ -43,7 +47,11 @@ final class WatchBudget: Sendable {
         }
     }
 
-    func setWatches(_ n: Int) { update { $0.watches = n } }
+    func setWatches(_ n: Int) {
+        update { $0.watches = n }
+        // The feed keeps two blocking queries and up to 64 fetches in flight; per-service, one query per watch.
+        onWatches(decide(current: nil) == .feed ? 66 : n + extra)
+    }
     func setLimit(_ n: Int) { update { $0.limit = n } }
 
     private func update(_ change: (inout State) -> Void) {
