@@ -109,8 +109,8 @@ public struct ConsulSettings: Sendable, Equatable {
         guard retryMax >= .milliseconds(10), retryMax <= .seconds(600) else {
             throw ConfigError(path: r.pathOf("retry_max"), "must be between 10ms and 10m")
         }
-        // At least three: the change feed holds two blocking queries and fetches on the rest. Consul allows 200 per client IP in all.
-        let maxConnections = try r.int("max_connections", in: 3...200, describe: "an integer from 3 to 200") ?? 16
+        // At least three: the change feed holds two blocking queries and fetches on the rest. Consul allows 200 per client IP by default (limits.http_max_conns_per_client); more only where the agent allows more.
+        let maxConnections = try r.int("max_connections", in: 3...10000, describe: "an integer from 3 to 10000") ?? 16
         let streams = try r.int("max_streams_per_connection", in: 1...1000, describe: "an integer from 1 to 1000") ?? 250
         var mode = ConsulWatchMode.auto
         if let m = try r.string("watch_mode") {
