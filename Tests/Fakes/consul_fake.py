@@ -462,6 +462,12 @@ class Server(ThreadingHTTPServer):
             self.release(request, ip)
             raise
 
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-request (a cancelled blocking query) is normal, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def release(self, request, ip):
         with CONNS["lock"]:
             if id(request) in CONNS["live"]:
@@ -552,7 +558,12 @@ def serve_tls(args, watch_stdin):
     config.read_timeout = None
     config.accesslog = None
     config.errorlog = None
-    asyncio.run(serve(app, config))
+    async def main():
+        # Clients hanging up mid-stream (cancelled blocking queries) are normal: no tracebacks for them.
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: None)
+        await serve(app, config)
+
+    asyncio.run(main())
 
 
 def main():

@@ -102,18 +102,5 @@ final class ConsulClient: Sendable {
         secret.count >= 4 ? text.replacingOccurrences(of: secret, with: "<redacted>") : text
     }
 
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(b))
-            default:
-                let hex = String(b, radix: 16, uppercase: true)
-                out += hex.count == 1 ? "%0" + hex : "%" + hex
-            }
-        }
-        return out
-    }
+    static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }
 }
