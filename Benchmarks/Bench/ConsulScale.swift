@@ -110,8 +110,10 @@ enum ConsulScale {
         let perMinute = Double(idle) / idleWindow * 60
         samplerTask.cancel()
         _ = await samplerTask.value
-        let peak = max(0, sampler.peak - 1)  // less the bench's control connection
-        let refused = way.tls ? 0 : try await fake.connections().refused
+        // Less the bench's control connection; over plain HTTP the fake's own count (every accept) is exact too.
+        let served = way.tls ? nil : try await fake.connections()
+        let peak = max(0, max(sampler.peak, served?.peak ?? 0) - 1)
+        let refused = served?.refused ?? 0
         await bridge.cleanup()
 
         let s = Summary(latencies)
@@ -164,7 +166,10 @@ final class ConnectionSampler: @unchecked Sendable {
         let hexPort = String(format: ":%04X", port)
         var count = 0
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .ascii) else { continue }
+            // /proc files report size 0: read to the end, not by the stat size.
+            guard let handle = FileHandle(forReadingAtPath: file) else { continue }
+            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            try? handle.close()
             for line in text.split(separator: "\n").dropFirst() {
                 let f = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard f.count > 3, f[3] == "01", f[2].hasSuffix(hexPort) else { continue }

@@ -43,7 +43,24 @@ _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
 _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 DC = "dc1"
-lock = threading.Condition()
+BASE = threading.RLock()
+lock = threading.Condition(BASE)
+# One condition per thing a blocking query waits on ("svc:<name>", "catalog", "checks"), all on the one lock:
+# a write wakes only the queries it concerns (2,000 blocked watches must not all wake for one change).
+TOPICS = {}
+
+
+def topic(name):
+    c = TOPICS.get(name)
+    if c is None:
+        c = TOPICS[name] = threading.Condition(BASE)
+    return c
+
+
+def notify_everything():
+    lock.notify_all()
+    for c in list(TOPICS.values()):
+        c.notify_all()
 state = {
     "raft": 10,
     "catalog_index": 1,
@@ -62,6 +79,9 @@ state = {
     "queries": [],
 }
 ACL_TOKEN = None
+# Serialized answers of the big endpoints, by the index (and parameters) they were built at: a change is
+# serialized once, not once per waiting client.
+CACHE = {}
 
 
 def bump(names, services=False, checks=False):
@@ -73,6 +93,12 @@ def bump(names, services=False, checks=False):
         state["catalog_index"] = state["raft"]
     if checks:
         state["checks_index"] = state["raft"]
+    for n in names:
+        topic("svc:" + n).notify_all()
+    if services:
+        topic("catalog").notify_all()
+    if checks:
+        topic("checks").notify_all()
     lock.notify_all()
     return state["raft"]
 
@@ -220,12 +246,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def wait_or_gone(self, deadline):
+    def wait_or_gone(self, deadline, on=None):
         """Waits (lock held) for a write or the deadline; True when the client hung up meanwhile.
 
         Go's HTTP server notices a closed connection during a blocking query and frees its slot at once; so must the
         fake, or a client that cancels its queries would still count against the per-client connection limit."""
-        lock.wait(max(0.01, min(1.0, deadline - time.time())))
+        (on or lock).wait(max(0.01, min(1.0, deadline - time.time())))
         conn = getattr(self, "connection", None)
         if conn is None:
             return False
@@ -294,11 +320,11 @@ class Handler(BaseHTTPRequestHandler):
                 state["fail"] = [(doc.get("status", 500), doc.get("body", "No cluster leader"))] * doc.get("count", 1)
             elif op == "hang":
                 state["hang"] = bool(doc.get("enabled", True))
-                lock.notify_all()
+                notify_everything()
             elif op == "leader":
                 state["known_leader"] = bool(doc.get("known", True))
                 state["last_contact"] = int(doc.get("last_contact_ms", 0))
-                lock.notify_all()
+                notify_everything()
             elif op == "reset_index":
                 state["raft"] = 2
                 state["catalog_index"] = 2
@@ -307,10 +333,10 @@ class Handler(BaseHTTPRequestHandler):
                     state["service_index"][k] = 2
                 for v in state["check_index"].values():
                     v[0] = v[1] = 2
-                lock.notify_all()
+                notify_everything()
             elif op == "no_block":
                 state["no_block"] = bool(doc.get("enabled", True))
-                lock.notify_all()
+                notify_everything()
             elif op == "refuse":
                 CURRENT["back_at"] = time.time() + float(doc.get("seconds", 1))
                 threading.Thread(target=CURRENT["server"].shutdown, daemon=True).start()
@@ -374,13 +400,17 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/v1/catalog/services":
             with lock:
                 while index > 0 and state["catalog_index"] <= index and time.time() < deadline:
-                    if self.wait_or_gone(deadline):
+                    if self.wait_or_gone(deadline, topic("catalog")):
                         return
-                body = {}
-                for name, insts in state["instances"].items():
-                    tags = sorted({t for i in insts.values() for t in i["tags"]})
-                    body[name] = tags
-                return self.send(200, json.dumps(body), "application/json", self.consul_headers(state["catalog_index"]))
+                key = ("catalog", state["catalog_index"])
+                if CACHE.get("catalog", (None,))[0] != key:
+                    body = {}
+                    for name, insts in state["instances"].items():
+                        body[name] = sorted({t for i in insts.values() for t in i["tags"]})
+                    CACHE["catalog"] = (key, json.dumps(body))
+                body = CACHE["catalog"][1]
+                headers = self.consul_headers(state["catalog_index"])
+            return self.send(200, body, "application/json", headers)
 
         if url.path.startswith("/v1/health/state/"):
             wanted = url.path[len("/v1/health/state/"):]
@@ -389,25 +419,29 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 while (index > 0 and not state["no_block"] and state["checks_index"] <= index
                        and time.time() < deadline):
-                    if self.wait_or_gone(deadline):
+                    if self.wait_or_gone(deadline, topic("checks")):
                         return
-                checks = [] if state["empty"] else all_checks()
-                if wanted != "any":
-                    checks = [c for c in checks if c["Status"] == wanted]
-                if "filter" in q:
-                    try:
-                        checks = [c for c in checks if match_check_filter(q["filter"][0], c)]
-                    except ValueError as e:
-                        return self.send(500, str(e))
-                body = json.dumps(checks)
-                return self.send(200, body, "application/json", self.consul_headers(state["checks_index"]))
+                key = (state["checks_index"], state["empty"], wanted, q.get("filter", [""])[0])
+                if CACHE.get("checks", (None,))[0] != key:
+                    checks = [] if state["empty"] else all_checks()
+                    if wanted != "any":
+                        checks = [c for c in checks if c["Status"] == wanted]
+                    if "filter" in q:
+                        try:
+                            checks = [c for c in checks if match_check_filter(q["filter"][0], c)]
+                        except ValueError as e:
+                            return self.send(500, str(e))
+                    CACHE["checks"] = (key, json.dumps(checks))
+                body = CACHE["checks"][1]
+                headers = self.consul_headers(state["checks_index"])
+            return self.send(200, body, "application/json", headers)
 
         if url.path.startswith("/v1/health/service/"):
             name = unquote(url.path[len("/v1/health/service/"):])
             with lock:
                 while (index > 0 and not state["no_block"] and state["service_index"].get(name, 1) <= index
                        and time.time() < deadline):
-                    if self.wait_or_gone(deadline):
+                    if self.wait_or_gone(deadline, topic("svc:" + name)):
                         return
                 svc_index = state["service_index"].get(name, 1)
                 insts = [] if state["empty"] else [i for _, i in sorted(state["instances"].get(name, {}).items())]
@@ -422,7 +456,8 @@ class Handler(BaseHTTPRequestHandler):
                     except ValueError as e:
                         return self.send(500, str(e))
                 body = json.dumps([entry(name, i) for i in insts])
-                return self.send(200, body, "application/json", self.consul_headers(svc_index))
+                headers = self.consul_headers(svc_index)
+            return self.send(200, body, "application/json", headers)
 
         self.send(404, "Invalid URL path: " + url.path)
 
