@@ -116,7 +116,7 @@ final class ConsulScaleTests: XCTestCase {
         XCTAssertTrue(logs.all.contains { $0.contains("http_version=2") }, "the agent negotiated h2")
         let changed = ContinuousClock.now
         try await setCheck(321, "warning")
-        await expectEventually(timeout: .seconds(5)) { sink.instances(Self.key(321))?.first?.health == .warning }
+        await expectEventually(timeout: .seconds(15)) { sink.instances(Self.key(321))?.first?.health == .warning }
         print("figure: one check change over h2 published after \((ContinuousClock.now - changed).milliseconds) ms")
     }
 
