@@ -61,6 +61,17 @@ def notify_everything():
     lock.notify_all()
     for c in list(TOPICS.values()):
         c.notify_all()
+    wake_async()
+
+
+# The TLS listener's blocking queries wait as coroutines, not threads: each write wakes them all (cheap in one
+# event loop), and each re-checks its own index.
+ASYNC_WAITERS = set()
+
+
+def wake_async():
+    for loop, event in list(ASYNC_WAITERS):
+        loop.call_soon_threadsafe(event.set)
 state = {
     "raft": 10,
     "catalog_index": 1,
@@ -100,6 +111,7 @@ def bump(names, services=False, checks=False):
     if checks:
         topic("checks").notify_all()
     lock.notify_all()
+    wake_async()
     return state["raft"]
 
 
@@ -536,6 +548,47 @@ class Call:
         self.answer = (status, [("content-type", ctype)] + [(k.lower(), str(v)) for k, v in headers], data)
 
 
+async def wait_async(path):
+    """Waits out a blocking query's index as a coroutine; returns the path to answer now (index dropped)."""
+    import asyncio
+    url = urlparse(path)
+    q = parse_qs(url.query, keep_blank_values=True)
+    try:
+        index = int(q.get("index", ["0"])[0])
+    except ValueError:
+        return path
+    wait = parse_wait(q.get("wait", ["5m"])[0])
+    if index <= 0 or wait is None:
+        return path
+    if url.path == "/v1/catalog/services":
+        current = lambda: state["catalog_index"]
+    elif url.path.startswith("/v1/health/state/"):
+        current = lambda: state["checks_index"]
+    elif url.path.startswith("/v1/health/service/"):
+        name = unquote(url.path[len("/v1/health/service/"):])
+        current = lambda: state["service_index"].get(name, 1)
+    else:
+        return path
+    deadline = time.time() + min(wait, 600)
+    loop = asyncio.get_running_loop()
+    event = asyncio.Event()
+    waiter = (loop, event)
+    ASYNC_WAITERS.add(waiter)
+    try:
+        while current() <= index and not state["no_block"] and time.time() < deadline:
+            event.clear()
+            try:
+                await asyncio.wait_for(event.wait(), timeout=max(0.01, deadline - time.time()))
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        ASYNC_WAITERS.discard(waiter)
+    q.pop("index", None)
+    q.pop("wait", None)
+    from urllib.parse import urlencode
+    return url.path + ("?" + urlencode(q, doseq=True) if q else "")
+
+
 def serve_tls(args, watch_stdin):
     """Serves the API over TLS with hypercorn (HTTP/2 via ALPN); blocking handlers run on a thread pool."""
     import asyncio, socket
@@ -567,6 +620,8 @@ def serve_tls(args, watch_stdin):
         path = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
+        if scope["method"] == "GET":
+            path = await wait_async(path)
         call = Call(path, headers, body)
         method = Call.do_POST if scope["method"] == "POST" else Call.do_GET
         await asyncio.get_running_loop().run_in_executor(pool, method, call)
