@@ -1,3 +1,4 @@
+import BuildInfo
 import DiscoveryCore
 import Prometheus
 import Synchronization
@@ -18,6 +19,9 @@ public final class BridgeMetrics: Sendable {
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
                       .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
         )
+        gauge("discovery_bridge_build_info",
+              labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit), ("swift", BuildInfo.swiftVersion)], 1,
+              help: "Always 1; the labels say which build is running.")
     }
 
     /// Records one change-to-applied latency.
@@ -59,6 +63,9 @@ public final class BridgeMetrics: Sendable {
                 gauge("discovery_bridge_slots", labels: [("backend", backend.name), ("state", state)], Double(value),
                       help: "Slots per backend: total, used (active), draining, free.")
             }
+            gauge("discovery_bridge_slots_limit", labels: [("backend", backend.name)],
+                  Double(backend.growth.mode == .addServer ? max(backend.growth.maxSlots, backend.slots) : backend.slots),
+                  help: "Most slots the backend can have: slots, or growth.max_slots with add_server growth.")
             gauge("discovery_bridge_unslotted_instances", labels: [("backend", backend.name)], Double(unslotted[backend.name]?.count ?? 0),
                   help: "Desired instances that found no slot.")
             gauge("discovery_bridge_guard_holding", labels: [("backend", backend.name)], holds[backend.name] == nil ? 0 : 1,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bridge
+import BuildInfo
 import DiscoveryCore
 import Foundation
 import HAProxyRuntime
@@ -101,9 +102,13 @@ struct Status: AsyncParsableCommand {
             for (backend, hold) in doc?.guardHolds ?? [:] {
                 holds[backend] = .object(["reason": .string(hold.reason), "since": .double(hold.since), "would_remove": .int(Int64(hold.wouldRemove))])
             }
-            print(JSONValue.object(["slots": .array(rows), "guard_holds": .object(holds), "haproxy_reachable": .bool(live != nil)]).serialized(pretty: true))
+            print(JSONValue.object([
+                "slots": .array(rows), "guard_holds": .object(holds), "haproxy_reachable": .bool(live != nil),
+                "bridge": .object(["version": .string(BuildInfo.version), "commit": .string(BuildInfo.commit)]),
+            ]).serialized(pretty: true))
             return
         }
+        print(BuildInfo.summary)
         let formatter = ISO8601DateFormatter()
         var lines = [["BACKEND", "SLOT", "STATE", "INSTANCE", "ADDRESS", "WEIGHT", "SINCE", "HAPROXY"]]
         for backend in config.backends {
