@@ -29,7 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-deb="$("$root/scripts/make-deb.sh" "$bin" "$work")"
+# gzip instead of xz: the same package, built in a fraction of the time.
+deb="$(DEB_COMPRESS="${DEB_COMPRESS:-gzip}" "$root/scripts/make-deb.sh" "$bin" "$work")"
 version="$(tr -d ' \n' < "$root/VERSION")"
 [ "$(basename "$deb")" = "discovery-bridge_${version}_$(dpkg --print-architecture).deb" ] || fail "unexpected name $deb"
 dpkg-deb -f "$deb" Depends | grep -q 'libcurl4' || fail "Depends lacks libcurl4: $(dpkg-deb -f "$deb" Depends)"
@@ -37,7 +38,7 @@ dpkg-deb -f "$deb" Recommends | grep -qx 'haproxy' || fail "Recommends is not ha
 echo "deb-check: built $(basename "$deb") ($(du -h "$deb" | cut -f1)); Depends: $(dpkg-deb -f "$deb" Depends)"
 
 # lintian: errors fail; warnings must be the explained ones.
-lintian_out="$(lintian --no-tag-display-limit "$deb" 2>&1 || true)"
+lintian_out="$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -E '^[EWIPXO]: ' || true)"
 [ -z "$lintian_out" ] || echo "$lintian_out" | sed 's/^/deb-check: lintian: /'
 if echo "$lintian_out" | grep -q '^E: '; then fail "lintian reports errors"; fi
 while read -r tag; do
@@ -62,7 +63,7 @@ fi
 [ "$(stat -c '%a %U' /var/lib/discovery-bridge)" = "700 discovery-bridge" ] || fail "state folder: $(stat -c '%a %U' /var/lib/discovery-bridge)"
 [ -L /etc/systemd/system/multi-user.target.wants/discovery-bridge.service ] || fail "unit not enabled"
 grep -q '^ExecStart=/usr/bin/discovery-bridge run' /lib/systemd/system/discovery-bridge.service || fail "unit does not run /usr/bin/discovery-bridge"
-if [ ! -d /run/systemd/system ] && pgrep -x discovery-bridge >/dev/null; then fail "started without systemd"; fi
+if [ ! -d /run/systemd/system ] && pgrep -f '^/usr/bin/discovery-bridge run' >/dev/null; then fail "started without systemd"; fi
 dpkg-query -W -f '${Conffiles}' discovery-bridge | grep -q '/etc/discovery-bridge/config.json' || fail "config.json is not a conffile"
 man -l /usr/share/man/man8/discovery-bridge.8.gz >/dev/null 2>&1 || zcat /usr/share/man/man8/discovery-bridge.8.gz | grep -q '^.SH NAME' || fail "man page"
 
