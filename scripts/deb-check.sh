@@ -63,7 +63,11 @@ fi
 [ "$(stat -c '%a %U' /var/lib/discovery-bridge)" = "700 discovery-bridge" ] || fail "state folder: $(stat -c '%a %U' /var/lib/discovery-bridge)"
 [ -L /etc/systemd/system/multi-user.target.wants/discovery-bridge.service ] || fail "unit not enabled"
 grep -q '^ExecStart=/usr/bin/discovery-bridge run' /lib/systemd/system/discovery-bridge.service || fail "unit does not run /usr/bin/discovery-bridge"
-if [ ! -d /run/systemd/system ] && pgrep -f '^/usr/bin/discovery-bridge run' >/dev/null; then fail "started without systemd"; fi
+if [ ! -d /run/systemd/system ]; then
+    for cmdline in /proc/[0-9]*/cmdline; do
+        if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -q '^/usr/bin/discovery-bridge run'; then fail "started without systemd"; fi
+    done
+fi
 dpkg-query -W -f '${Conffiles}' discovery-bridge | grep -q '/etc/discovery-bridge/config.json' || fail "config.json is not a conffile"
 man -l /usr/share/man/man8/discovery-bridge.8.gz >/dev/null 2>&1 || zcat /usr/share/man/man8/discovery-bridge.8.gz | grep -q '^.SH NAME' || fail "man page"
 
@@ -77,6 +81,13 @@ as_root dpkg -r discovery-bridge > "$work/remove.log" 2>&1 || { cat "$work/remov
 [ ! -e /usr/bin/discovery-bridge ] || fail "binary left after dpkg -r"
 [ -e /etc/discovery-bridge/config.json ] || fail "dpkg -r removed the config (it is kept until purge)"
 [ -e /var/lib/discovery-bridge/state.json ] || fail "dpkg -r removed the state (it is kept until purge)"
+[ "$(readlink /etc/systemd/system/discovery-bridge.service)" = /dev/null ] || fail "dpkg -r did not mask the unit"
+
+# Installed again after a remove: the kept config is used, the unit is unmasked and enabled.
+as_root dpkg -i "$deb" > "$work/reinstall.log" 2>&1 < /dev/null || { cat "$work/reinstall.log" >&2; fail "install after remove failed"; }
+grep -q '"log_level": "notice"' /etc/discovery-bridge/config.json || fail "install after remove replaced the kept config"
+[ ! -L /etc/systemd/system/discovery-bridge.service ] || fail "unit still masked after install following a remove"
+[ -L /etc/systemd/system/multi-user.target.wants/discovery-bridge.service ] || fail "unit not enabled after install following a remove"
 
 as_root dpkg -P discovery-bridge > "$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg -P failed"; }
 installed=0
@@ -97,4 +108,4 @@ getent group discovery-bridge >/dev/null && left+=("group discovery-bridge")
 dpkg-statoverride --list | grep -q discovery-bridge && left+=("statoverride $(dpkg-statoverride --list | grep discovery-bridge)")
 dpkg-query -W discovery-bridge >/dev/null 2>&1 && left+=("dpkg still knows the package")
 [ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
-echo "deb-check: passed (install, --version, validate, upgrade keeps the config, remove, purge leaves nothing)"
+echo "deb-check: passed (install, --version, validate, upgrade keeps the config, remove, reinstall, purge leaves nothing)"

@@ -13,7 +13,8 @@ pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev pkg-co
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
-command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v strip >/dev/null 2>&1 || missing+=(binutils)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing system packages: ${missing[*]}"
