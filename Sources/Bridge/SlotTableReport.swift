@@ -1,0 +1,16 @@
+/// The document `status --json` prints: the slot table from the state file, guard holds, and whether HAProxy
+/// answered (each row then carries HAProxy's state of its server).
+public struct SlotTableReport: Codable, Sendable {
+    public var slots: [SlotStatus]
+    public var guardHolds: [String: GuardHoldStatus]
+    public var haproxyReachable: Bool
+    /// The bridge binary that printed it.
+    public var bridge: BridgeVersion
+
+    public init(slots: [SlotStatus], guardHolds: [String: GuardHoldStatus], haproxyReachable: Bool, bridge: BridgeVersion = .current) {
+        self.slots = slots
+        self.guardHolds = guardHolds
+        self.haproxyReachable = haproxyReachable
+        self.bridge = bridge
+    }
+}
