@@ -18,6 +18,8 @@ struct BuildInfoPlugin: BuildToolPlugin {
                 displayName: "Generating discovery-bridge build info",
                 executable: URL(filePath: "/bin/sh"),
                 arguments: [package.appending(path: "scripts/build-info.sh").path(), package.path(), output.path(), swiftc],
+                // Commands do not inherit the build's environment; this override is passed on by name.
+                environment: ProcessInfo.processInfo.environment.filter { $0.key == "DISCOVERY_BRIDGE_COMMIT" },
                 outputFilesDirectory: output
             ),
         ]
