@@ -18,6 +18,8 @@ build: deps
 	$(SWIFT) build
 
 release: deps
+	@# SwiftPM skips its prebuild commands when no source changed; this makes the build info (commit) current.
+	@touch Sources/BuildInfo/BuildInfo.swift
 	$(SWIFT) build -c release --product discovery-bridge $(RELEASE_FLAGS)
 
 # The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake), CI-sized

@@ -17,6 +17,11 @@ commit="$("$binary" --version | sed -n 's/.*(commit \([^,]*\),.*/\1/p')"
 "$binary" --version | grep -q "^discovery-bridge $version " || {
     echo "make-deb: $binary reports '$("$binary" --version)', VERSION says $version: rebuild it" >&2; exit 1; }
 
+head="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || true)"
+if [ -n "$head" ] && [ "${commit%-dirty}" != "$head" ]; then
+    echo "make-deb: warning: the binary was built from commit $commit, the tree is at $head (make release rebuilds it)" >&2
+fi
+
 work="$root/.build/deb"
 stage="$work/discovery-bridge_${version}_$arch"
 rm -rf "$work"
