@@ -51,11 +51,12 @@ public final class BridgeMetrics: Sendable {
         registry.makeCounter(descriptor: MetricNameDescriptor(
             metricName: "discovery_bridge_provider_requests_total", unitName: "",
             helpText: "Provider round trips to their source (successes and failures)."), labels: [("provider", provider)]).increment()
-        if failed {
-            registry.makeCounter(descriptor: MetricNameDescriptor(
-                metricName: "discovery_bridge_provider_errors_total", unitName: "",
-                helpText: "Provider round trips that failed."), labels: [("provider", provider)]).increment()
-        }
+        // Made on the first round trip, failed or not: a counter that appears only with its first failure is
+        // invisible to rate()/increase() alerts for that failure.
+        let errors = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "discovery_bridge_provider_errors_total", unitName: "",
+            helpText: "Provider round trips that failed."), labels: [("provider", provider)])
+        if failed { errors.increment() }
     }
 
     /// Records one change-to-applied latency.
