@@ -65,7 +65,7 @@ fi
 grep -q '^ExecStart=/usr/bin/discovery-bridge run' /lib/systemd/system/discovery-bridge.service || fail "unit does not run /usr/bin/discovery-bridge"
 if [ ! -d /run/systemd/system ]; then
     for cmdline in /proc/[0-9]*/cmdline; do
-        if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -q '^/usr/bin/discovery-bridge run'; then fail "started without systemd"; fi
+        if tr '\0' ' ' 2>/dev/null < "$cmdline" | grep -q '^/usr/bin/discovery-bridge run'; then fail "started without systemd"; fi
     done
 fi
 dpkg-query -W -f '${Conffiles}' discovery-bridge | grep -q '/etc/discovery-bridge/config.json' || fail "config.json is not a conffile"
