@@ -18,6 +18,8 @@ public enum ReconcileEvent: Sendable {
     case sessions(Result<[String: [String: Int]], BridgeError>)
     /// The answer to `.apply`.
     case batchResult(BatchResult)
+    /// `ReloadWatcher` saw a new HAProxy worker answer: read live state now and repair what differs.
+    case reloadNoticed(workerPID: Int)
 }
 
 /// What the reconcile step asks its actor to do. At most one effect that needs an answer (`probeIdentity`,
@@ -41,6 +43,8 @@ public enum ReconcileEffect: Sendable {
     case batchApplied(AppliedBatch)
     /// Run a `.tick` at this instant, or when an input arrives if nil.
     case scheduleWake(at: ContinuousClock.Instant?)
+    /// Tell providers that these watched instances take no traffic in any backend (after a cycle HAProxy took).
+    case releaseTraffic([TrafficReleaseTracker.Announcement])
 }
 
 /// The plans of one cycle, per backend, in the order they are sent (each plan's `commands` are its `SlotAction`s).

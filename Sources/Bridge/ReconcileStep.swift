@@ -41,11 +41,16 @@ public struct ReconcileStep: Sendable {
     var pendingSince: [String: ContinuousClock.Instant] = [:]
     public internal(set) var holds: [String: GuardHold] = [:]
     var holdsChanged = false
+    /// Providers waiting to hear that instances take no traffic anywhere (the feedback path, e.g. lifecycle hooks).
+    var releases = TrafficReleaseTracker()
     var lastUnslotted: [String: [String]] = [:]
     var lastRejected: [String: [String]] = [:]
 
     var timers: Timers
     public internal(set) var retryAt: ContinuousClock.Instant?
+    /// The worker a noticed reload started: until it answers (or the wait expires) a live read reaching another pid
+    /// came from the old worker, which still accepts connections for a moment after a reload.
+    var awaitingWorker: (pid: Int, until: ContinuousClock.Instant)?
     var backoff = Backoff()
     public internal(set) var firstSyncDone = false
     public internal(set) var readyDone = false
@@ -96,6 +101,7 @@ public struct ReconcileStep: Sendable {
         case .liveState(let result): return liveRead(result, now: now)
         case .sessions(let result): return sessionsRead(result, now: now)
         case .batchResult(let result): return batchAnswered(result, now: now)
+        case .reloadNoticed(let pid): return reloadNoticed(workerPID: pid, now: now)
         }
     }
 
@@ -132,6 +138,7 @@ public struct ReconcileStep: Sendable {
                 if pendingSince[name] == nil { pendingSince[name] = now.instant }
             }
         }
+        if let watch = update.releaseWatch, releases.watch(provider: update.provider, watch) { changed = true }
         guard changed else { return [] }
         if coalesceUntil == nil { coalesceUntil = now.instant + config.coalesce }
         return [.scheduleWake(at: nextWake(now: now))]
