@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bridge
+import BuildInfo
 import DiscoveryCore
 import Foundation
 import HAProxyRuntime
@@ -34,6 +35,7 @@ struct Status: AsyncParsableCommand {
             print(StatusJSON.encode(report), terminator: "")
             return
         }
+        print(BuildInfo.summary)
         let formatter = ISO8601DateFormatter()
         var lines = [["BACKEND", "SLOT", "STATE", "INSTANCE", "ADDRESS", "WEIGHT", "SINCE", "HAPROXY"]]
         for backend in config.backends {
