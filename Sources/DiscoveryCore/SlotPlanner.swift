@@ -112,46 +112,100 @@ public enum SlotPlanner {
             slots[i] = Slot(server: slots[i].server, number: slots[i].number, dynamic: slots[i].dynamic, since: now)
         }
 
-        // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances).
-        for pass in 0..<2 {
-            for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
-                let slot = slots[i]
-                guard input.desired != nil else { continue }
-                var match: DesiredInstance?
-                if pass == 0, let id = slot.instanceID, let d = desiredByID[id], !placed.contains(d.id) {
-                    match = d
-                } else if pass == 1, !(slot.instanceID.map { placed.contains($0) } ?? false), let ep = slot.endpoint,
-                          let d = desiredByEndpoint[ep], !placed.contains(d.id), slot.instanceID.flatMap({ desiredByID[$0] }) == nil {
-                    match = d
+        // Where each server's address is now: HAProxy's live view when known, else the table. HAProxy indexes servers by
+        // `ip:port` for `srvkey addr` and keeps only the first server at an address, so the plan never puts one address
+        // on two servers, not even between two commands.
+        func currentEndpoint(_ i: Int) -> String? {
+            if input.live != nil { return liveView(slots[i]).map { Endpoint.key(address: $0.address, port: $0.port) } }
+            return slots[i].endpoint
+        }
+        var addresses = AddressIndex()
+        for i in slots.indices where !unusable.contains(i) {
+            if let ep = currentEndpoint(i) { addresses.record(server: slots[i].server, endpoint: ep) }
+        }
+        // Non-free slots by the endpoint the table gives them (the first one when an old table has two).
+        var holderOf: [String: Int] = [:]
+        for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
+            if let ep = slots[i].endpoint, holderOf[ep] == nil { holderOf[ep] = i }
+        }
+
+        // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances). An instance whose new
+        // endpoint is still held by a slot whose instance is gone takes that slot (the second pass) rather than putting
+        // the address on two servers; the slot it leaves drains.
+        var matched = Set<Int>()
+        var moves: [AddressIndex.Move] = []
+        var afterMoves: [RuntimeCommand] = []
+        func match(_ d: DesiredInstance, to i: Int) {
+            placed.insert(d.id)
+            matched.insert(i)
+            var s = slots[i]
+            if s.instanceID != d.id {
+                changes.append(SlotChange(kind: .adopted, server: s.server, instanceID: d.id, detail: "endpoint \(d.endpoint)"))
+                s.instanceID = d.id
+            }
+            if s.address != d.address || s.port != d.port {
+                moves.append(AddressIndex.Move(server: s.server, address: d.address, port: d.port))
+                changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "endpoint \(s.endpoint ?? "-") -> \(d.endpoint)"))
+                s.address = d.address
+                s.port = d.port
+            }
+            if s.weight != d.weight {
+                afterMoves.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
+                changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "weight \(s.weight) -> \(d.weight)"))
+                s.weight = d.weight
+            }
+            if s.state == .draining {
+                afterMoves.append(.setState(backend: backend, server: s.server, state: .ready))
+                changes.append(SlotChange(kind: .reactivated, server: s.server, instanceID: d.id, detail: ""))
+                s.state = .active
+                s.since = now
+                s.drainDeadline = nil
+            }
+            slots[i] = s
+        }
+        if input.desired != nil {
+            // By id, until every instance is decided: one moving onto an address whose slot is still deciding waits.
+            var pending = slots.indices.filter { i in
+                !unusable.contains(i) && slots[i].state != .free && slots[i].instanceID.flatMap { desiredByID[$0] } != nil
+            }
+            var progress = true
+            while progress, !pending.isEmpty {
+                progress = false
+                var waiting: [Int] = []
+                for i in pending {
+                    guard let id = slots[i].instanceID, let d = desiredByID[id] else { continue }
+                    guard let j = holderOf[d.endpoint], j != i, !matched.contains(j) else {
+                        // Its address is free, its own, or held by a slot whose instance moves away: moved in place.
+                        match(d, to: i)
+                        progress = true
+                        continue
+                    }
+                    if let owner = slots[j].instanceID.flatMap({ desiredByID[$0] }), !placed.contains(owner.id) {
+                        waiting.append(i)
+                        continue
+                    }
+                    // The slot holding its new address lost its instance: take it rather than share the address.
+                    match(d, to: j)
+                    progress = true
                 }
-                guard let d = match else { continue }
-                placed.insert(d.id)
-                var s = slot
-                if s.instanceID != d.id {
-                    changes.append(SlotChange(kind: .adopted, server: s.server, instanceID: d.id, detail: "endpoint \(d.endpoint)"))
-                    s.instanceID = d.id
-                }
-                if s.address != d.address || s.port != d.port {
-                    commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
-                    changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "endpoint \(s.endpoint ?? "-") -> \(d.endpoint)"))
-                    s.address = d.address
-                    s.port = d.port
-                }
-                if s.weight != d.weight {
-                    commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
-                    changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "weight \(s.weight) -> \(d.weight)"))
-                    s.weight = d.weight
-                }
-                if s.state == .draining {
-                    commands.append(.setState(backend: backend, server: s.server, state: .ready))
-                    changes.append(SlotChange(kind: .reactivated, server: s.server, instanceID: d.id, detail: ""))
-                    s.state = .active
-                    s.since = now
-                    s.drainDeadline = nil
-                }
-                slots[i] = s
+                pending = waiting
+            }
+            // What is left waits in a cycle (instances swapping addresses): each stays on its slot, moves are ordered.
+            for i in pending {
+                if let id = slots[i].instanceID, let d = desiredByID[id] { match(d, to: i) }
+            }
+            for i in slots.indices where !unusable.contains(i) && slots[i].state != .free && !matched.contains(i) {
+                guard let ep = slots[i].endpoint, let d = desiredByEndpoint[ep], !placed.contains(d.id) else { continue }
+                match(d, to: i)
             }
         }
+        // A slot left behind by an instance that took the slot holding its new address drains without a name, so the
+        // instance is never on two slots.
+        for i in slots.indices where !matched.contains(i) && slots[i].state != .free {
+            if let id = slots[i].instanceID, placed.contains(id) { slots[i].instanceID = nil }
+        }
+        commands.append(contentsOf: addresses.apply(moves, backend: backend))
+        commands.append(contentsOf: afterMoves)
 
         // Drains start after the newcomers are ready (sent at the end of the batch), so a swap never leaves the
         // backend without a server taking new connections, not even between two commands.
@@ -159,7 +213,7 @@ public enum SlotPlanner {
         if input.desired != nil {
             for i in slots.indices where !unusable.contains(i) {
                 var s = slots[i]
-                if s.state == .active, !(s.instanceID.map { placed.contains($0) } ?? false) {
+                if s.state == .active, !matched.contains(i) {
                     s.state = .draining
                     s.since = now
                     s.drainDeadline = now + cfg.drainTimeout.seconds
@@ -169,6 +223,7 @@ public enum SlotPlanner {
                 }
             }
         }
+        var freedNow = Set<String>()
         // Draining slots whose sessions reached 0, or whose deadline passed, go to maint and become free. Sessions
         // count only for slots already draining: a count read before this drain began says nothing about it.
         for i in slots.indices where !unusable.contains(i) && slots[i].state == .draining {
@@ -178,10 +233,13 @@ public enum SlotPlanner {
             guard sessionsDone || deadlinePassed else { continue }
             if let drain = drainsLast.removeValue(forKey: i) { commands.append(drain) }
             commands.append(.setState(backend: backend, server: s.server, state: .maint))
+            freedNow.insert(s.server)
             changes.append(SlotChange(kind: .freed, server: s.server, instanceID: s.instanceID, detail: sessionsDone ? "sessions reached 0" : "drain timeout"))
             var freed = s
             freed.state = .free
             freed.instanceID = nil
+            freed.address = nil
+            freed.port = nil
             freed.since = now
             freed.drainDeadline = nil
             slots[i] = freed
@@ -210,13 +268,18 @@ public enum SlotPlanner {
                         if cfg.usesChecks { commands.append(.enableHealth(backend: backend, server: name)) }
                         changes.append(SlotChange(kind: .added, server: name, instanceID: nil, detail: "growth step of \(step)"))
                         slots.append(Slot(server: name, number: n, dynamic: true, since: now))
+                        addresses.record(server: name, endpoint: AddressIndex.placeholderEndpoint)
                         freeSlots.append(slots.count - 1)
                     }
+                }
+                // The free slot HAProxy still has at this address (a table from before placeholders) avoids a duplicate.
+                if let held = addresses.server(at: d.endpoint), let k = freeSlots[cursor...].firstIndex(where: { slots[$0].server == held }) {
+                    freeSlots.swapAt(cursor, k)
                 }
                 let i = freeSlots[cursor]
                 cursor += 1
                 var s = slots[i]
-                commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
+                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: s.server, address: d.address, port: d.port)], backend: backend))
                 // The weight HAProxy has, not the table's: a free slot's remembered weight is not kept in sync (a
                 // restart or an `add server` resets it to 1 while the table keeps the last occupant's). Unknown live
                 // state always sends it; a matching one saves a command per instance (a third of a cold sync).
@@ -238,6 +301,18 @@ public enum SlotPlanner {
             }
         }
 
+        // A free slot goes back to the placeholder, so its old address is never on two servers when it comes back.
+        for i in slots.indices where !unusable.contains(i) && slots[i].state == .free {
+            slots[i].address = nil
+            slots[i].port = nil
+            if let ep = addresses.endpoint(of: slots[i].server), ep != AddressIndex.placeholderEndpoint {
+                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: slots[i].server, address: AddressIndex.placeholderAddress, port: AddressIndex.placeholderPort)], backend: backend))
+                if !freedNow.contains(slots[i].server) {
+                    changes.append(SlotChange(kind: .repaired, server: slots[i].server, instanceID: nil, detail: "free slot back to the placeholder (was \(ep))"))
+                }
+            }
+        }
+
         commands.append(contentsOf: drainsLast.sorted { $0.key < $1.key }.map(\.value))
 
         // Phase 3: repair drift between the table and HAProxy for slots this plan did not already command.
@@ -254,7 +329,7 @@ public enum SlotPlanner {
                     }
                 case .active, .draining:
                     if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|addr") {
-                        repairs.append(.setAddress(backend: backend, server: s.server, address: a, port: p))
+                        repairs.append(contentsOf: addresses.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend))
                     }
                     if l.weight != s.weight, !commanded.contains("\(s.server)|weight") {
                         repairs.append(.setWeight(backend: backend, server: s.server, weight: s.weight))

@@ -1,0 +1,74 @@
+/// HAProxy's view of which server holds which `ip:port`, kept while a plan is built, so that no address is ever on two
+/// servers at once.
+///
+/// HAProxy 2.6 indexes a backend's servers by `ip:port` (`used_server_addr`, a unique tree in proxy.c) for
+/// `srvkey addr` stick tables, and keeps only the first server at an address: a second server given the same address
+/// stays out of the index until its address changes again, so a synced stick entry for that address reaches the wrong
+/// server (or none). Every `set server … addr` the planner emits goes through `apply`, which orders the moves so that an
+/// address is set only once its previous holder has left it, and breaks a cycle (two servers swapping addresses) by
+/// sending one of them to the placeholder first.
+public struct AddressIndex: Sendable {
+    /// Where free and freshly added servers sit (the `server-template` default).
+    public static let placeholderAddress = "127.0.0.1"
+    public static let placeholderPort = 9
+    public static let placeholderEndpoint = Endpoint.key(address: placeholderAddress, port: placeholderPort)
+
+    /// One `set server … addr` the planner wants.
+    public struct Move: Sendable, Hashable {
+        public var server: String
+        public var address: String
+        public var port: Int
+        public var endpoint: String { Endpoint.key(address: address, port: port) }
+
+        public init(server: String, address: String, port: Int) {
+            self.server = server
+            self.address = address
+            self.port = port
+        }
+    }
+
+    private var endpointOf: [String: String] = [:]
+    private var serverAt: [String: String] = [:]
+
+    public init() {}
+
+    /// Records where `server` is now (before any command of the plan).
+    public mutating func record(server: String, endpoint: String) {
+        endpointOf[server] = endpoint
+        if endpoint != Self.placeholderEndpoint, serverAt[endpoint] == nil { serverAt[endpoint] = server }
+    }
+
+    public func endpoint(of server: String) -> String? { endpointOf[server] }
+
+    /// The server holding `endpoint` (never the placeholder, which every free server shares).
+    public func server(at endpoint: String) -> String? { serverAt[endpoint] }
+
+    /// The commands that carry out `moves` without two servers sharing an address between any two of them.
+    public mutating func apply(_ moves: [Move], backend: String) -> [RuntimeCommand] {
+        var out: [RuntimeCommand] = []
+        var queue = moves
+        while !queue.isEmpty {
+            var blocked: [Move] = []
+            for m in queue {
+                if let holder = serverAt[m.endpoint], holder != m.server, m.endpoint != Self.placeholderEndpoint {
+                    blocked.append(m)
+                } else {
+                    out.append(set(m, backend: backend))
+                }
+            }
+            if blocked.count == queue.count, let first = blocked.first, let holder = serverAt[first.endpoint] {
+                // Every remaining move waits on another's address: a cycle. Free one address through the placeholder.
+                out.append(set(Move(server: holder, address: Self.placeholderAddress, port: Self.placeholderPort), backend: backend))
+            }
+            queue = blocked
+        }
+        return out
+    }
+
+    private mutating func set(_ m: Move, backend: String) -> RuntimeCommand {
+        if let old = endpointOf[m.server], serverAt[old] == m.server { serverAt[old] = nil }
+        endpointOf[m.server] = m.endpoint
+        if m.endpoint != Self.placeholderEndpoint { serverAt[m.endpoint] = m.server }
+        return .setAddress(backend: backend, server: m.server, address: m.address, port: m.port)
+    }
+}
