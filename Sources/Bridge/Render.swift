@@ -13,6 +13,7 @@ public enum HAProxyConfigRenderer {
         for backend in config.backends {
             out += "\nbackend \(backend.name)\n"
             out += "    balance roundrobin\n"
+            for line in backend.persistence.haproxyLines { out += "    \(line)\n" }
             let options = backend.serverOptions.isEmpty ? "" : " \(backend.serverOptions)"
             out += "    server-template \(backend.serverPrefix) 1-\(backend.slots) 127.0.0.1:9\(options) disabled\n"
         }

@@ -124,11 +124,14 @@ public struct BackendConfig: Sendable {
     /// Server keywords for rendered templates and `add server` (e.g. `check inter 2s`).
     public var serverOptions: String
     public var guardPolicy: GuardPolicy
+    /// Session persistence that holds across both hosts of an HA pair (`none` by default).
+    public var persistence: PersistencePolicy
 
     public init(
         name: String, slots: Int, serverPrefix: String = "slot", port: Int? = nil, sources: [SourceSpec],
         health: HealthPolicy = .passing, drainTimeout: Duration = .seconds(30), growth: GrowthPolicy = GrowthPolicy(),
-        defaultWeight: Int = 1, serverOptions: String = "check", guardPolicy: GuardPolicy = GuardPolicy()
+        defaultWeight: Int = 1, serverOptions: String = "check", guardPolicy: GuardPolicy = GuardPolicy(),
+        persistence: PersistencePolicy = .none
     ) {
         self.name = name
         self.slots = slots
@@ -141,6 +144,7 @@ public struct BackendConfig: Sendable {
         self.defaultWeight = defaultWeight
         self.serverOptions = serverOptions
         self.guardPolicy = guardPolicy
+        self.persistence = persistence
     }
 
     /// The HAProxy server name of slot `n` (1-based), as `server-template` names it.
