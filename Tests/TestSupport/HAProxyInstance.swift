@@ -28,10 +28,13 @@ public final class HAProxyInstance: @unchecked Sendable {
     public let executable: String
     /// Started with `-W` (master-worker): `reload()` makes the master start a new worker from the config.
     public let masterWorker: Bool
+    /// Extra command-line arguments, e.g. `-L <name>` (the local peer name of a `peers` section).
+    public let extraArguments: [String]
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false) async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraArguments: [String] = []) async throws {
         self.masterWorker = masterWorker
+        self.extraArguments = extraArguments
         guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
         executable = exe
         directory = try TemporaryDirectory(prefix: "db-haproxy")
@@ -73,7 +76,7 @@ public final class HAProxyInstance: @unchecked Sendable {
     /// Starts HAProxy (again) and waits until its socket answers.
     public func start() async throws {
         unlink(socketPath)
-        child = try ChildProcess(name: "haproxy", executable: executable, arguments: (masterWorker ? ["-W"] : []) + ["-db", "-f", configPath], output: directory.file("haproxy.log"))
+        child = try ChildProcess(name: "haproxy", executable: executable, arguments: (masterWorker ? ["-W"] : []) + ["-db", "-f", configPath] + extraArguments, output: directory.file("haproxy.log"))
         let client = RuntimeClient(endpoint: endpoint, timeout: .milliseconds(500))
         defer { client.close() }
         try await eventually("HAProxy to answer on \(socketPath)", timeout: .seconds(10), every: .milliseconds(20)) {
