@@ -180,4 +180,49 @@ final class HAPairTests: XCTestCase {
         }
         print("HA pair after re-registration, move and swap: source \(stillSame)/\(expected), cookies \(cookies.count - 1)")
     }
+
+    func test_two_bridges_started_together_have_identical_tables_after_1000_random_changes() async throws {
+        let (a, b) = try await startPair(slots: 8, growth: #", "growth": {"mode": "add_server", "increment": 2, "max_slots": 30}"#)
+        let ports = try (0..<40).map { _ in try FreePort.allocate() }
+        var rng = SplitMix64(seed: 1313)
+        var instances: [String: (port: Int, weight: Int)] = ["n0": (ports[0], 1)]
+        func snapshot() -> [(id: String, port: Int)] { instances.sorted { $0.key < $1.key }.map { ($0.key, $0.value.port) } }
+        for h in [a, b] { try h.writeInstances(snapshot()) }
+        for h in [a, b] { try h.startBridge() }
+        var changes = 0
+        while changes < 1000 {
+            for _ in 0..<25 {
+                let used = Set(instances.values.map(\.port))
+                let freePort = ports.filter { !used.contains($0) }.randomElement(using: &rng)
+                let id = "n\(rng.int(0...27))"
+                switch rng.int(0...99) {
+                case 0..<50 where instances[id] == nil:
+                    if let port = freePort { instances[id] = (port, 1) }
+                case 0..<70 where instances.count > 1:
+                    instances.removeValue(forKey: instances.keys.sorted()[rng.int(0...(instances.count - 1))])
+                case 0..<90:
+                    if let key = instances.keys.sorted().randomElement(using: &rng), let port = freePort { instances[key]?.port = port }
+                default:
+                    if let key = instances.keys.sorted().randomElement(using: &rng) { instances[key]?.weight = rng.int(1...5) }
+                }
+                changes += 1
+            }
+            // Both bridges see every snapshot: the next one is written once both have applied this one.
+            for h in [a, b] { try h.writeInstances(snapshot()) }
+            for h in [a, b] { try await h.waitServing(snapshot().map(\.port), backends: Self.backends) }
+        }
+        try await eventually("status --compare agrees with B's state file", timeout: .seconds(10), every: .milliseconds(200)) {
+            try await runCommand(bridgeExecutable, ["status", "--config", a.configPath, "--compare", b.statePath]).status == 0
+        }
+        let byURL = try await runCommand(bridgeExecutable, ["status", "--config", a.configPath, "--compare", b.statusURL])
+        XCTAssertEqual(byURL.status, 0, byURL.stdout + byURL.stderr)
+        let tableA = try XCTUnwrap(StateStore(path: a.statePath).load()).backends, tableB = try XCTUnwrap(StateStore(path: b.statePath).load()).backends
+        for backend in Self.backends {
+            let rows = { (t: [String: BackendSlots]) in (t[backend]?.slots ?? []).map { "\($0.server) \($0.state) \($0.instanceID ?? "-") \($0.endpoint ?? "-") w\($0.weight)" } }
+            XCTAssertEqual(rows(tableA), rows(tableB), "\(backend): the same slot names, states, instances, endpoints")
+        }
+        let grown = tableA["web_source"]?.slots.filter(\.dynamic).count ?? 0
+        print("HA pair: \(changes) random changes, tables identical on both hosts; \(grown) slot(s) added by growth")
+        XCTAssertGreaterThan(grown, 0, "the history grew the backends")
+    }
 }
