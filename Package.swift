@@ -18,17 +18,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // Dependency-free helpers every target shares: trimming, duration units.
+        .target(name: "Basics", path: "Sources/Basics", swiftSettings: strict),
+        // HAProxy's vocabulary as plain values (endpoint, admin state, live server, slot action); no text, no I/O.
+        .target(name: "HAProxyModel", dependencies: ["Basics"], path: "Sources/HAProxyModel", swiftSettings: strict),
         // Core: model, config, provider protocol, desired state, the pure slot planner, the guard.
         .target(
             name: "DiscoveryCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["Basics", "HAProxyModel", .product(name: "Logging", package: "swift-log")],
             path: "Sources/DiscoveryCore",
             swiftSettings: strict
         ),
         // The only code that speaks the HAProxy Runtime API.
         .target(
             name: "HAProxyRuntime",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["Basics", "HAProxyModel", .product(name: "Logging", package: "swift-log")],
             path: "Sources/HAProxyRuntime",
             swiftSettings: strict
         ),
@@ -65,7 +69,7 @@ let package = Package(
         // A small async HTTP client over libcurl, shared by the cloud providers.
         .target(
             name: "CurlHTTP",
-            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurl", "Basics", .product(name: "Logging", package: "swift-log")],
             path: "Sources/CurlHTTP",
             swiftSettings: strict
         ),

@@ -54,7 +54,7 @@ enum ColdSync {
             verify.close()
             guard ready == total else { throw TestSupportError("bridge reported ready but only \(ready) of \(total) slots are ready") }
             bridgeTimes.append(elapsed)
-            lines = bridge.control?.executed.withLock { $0 } ?? []
+            lines = bridge.control?.executed.withLock { $0.map(\.line) } ?? []
             await bridge.cleanup()
             print(String(format: "    run %d: bridge %.1f ms, %d commands", run + 1, elapsed, lines.count))
         }

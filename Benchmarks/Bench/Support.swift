@@ -74,7 +74,7 @@ struct Summary: Sendable {
 }
 
 extension Duration {
-    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var ms: Double { seconds * 1000 }
     var sec: Double { ms / 1000 }
 }
 
@@ -196,25 +196,25 @@ final class LoadGenerator: Sendable {
 
 // MARK: The bridge in this process
 
-/// Records every batch the reconciler sends (execute) while passing it through to HAProxy.
+/// Records every action the reconciler sends while passing it through to HAProxy.
 final class RecordingControl: HAProxyControl {
     let inner: RuntimeClient
-    let executed = Mutex<[String]>([])
+    let executed = Mutex<[SlotAction]>([])
 
     init(_ inner: RuntimeClient) { self.inner = inner }
 
-    func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
-        executed.withLock { $0.append(contentsOf: lines) }
-        return try await inner.execute(lines)
+    func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
+        executed.withLock { $0.append(contentsOf: actions) }
+        return try await inner.apply(actions)
     }
 
-    func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
-        try await inner.raw(lines)
+    func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }
+
+    func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
+        try await inner.readSessions(backends: backends)
     }
 
-    func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
-        try await inner.probe(lines)
-    }
+    func probeInfo() async throws(RuntimeError) -> HAProxyInfo { try await inner.probeInfo() }
 
     func close() { inner.close() }
 }
@@ -255,7 +255,7 @@ final class InProcessBridge: @unchecked Sendable {
         var logger = Logger(label: "bench-bridge")
         logger.logLevel = .error
         let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()], logger: logger).load(path: configPath)
-        let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
+        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
         let control = RecordingControl(client)
         self.control = control
         let reconciler = Reconciler(config: loaded.config, haproxy: control, store: StateStore(path: loaded.config.stateFile), logger: logger)
@@ -352,7 +352,7 @@ final class MasterWorkerHAProxy: @unchecked Sendable {
             guard c.isRunning else {
                 throw TestSupportError("haproxy exited: \((try? String(contentsOfFile: d.file("haproxy.log"), encoding: .utf8)) ?? "")")
             }
-            return (try? await client.raw(["show info"])) != nil
+            return (try? await client.showInfo()) != nil
         }
         // The master's CLI answering means it runs its loop and handles SIGUSR2.
         let master = masterSocket

@@ -26,7 +26,7 @@ public final class BridgeDaemon: Sendable {
         self.logger = logger
         self.readConfig = readConfig
         let config = loaded.config
-        let client = RuntimeClient(endpoint: RuntimeEndpoint(config.haproxy.runtimeAPI), timeout: config.haproxy.timeout, logger: logger)
+        let client = RuntimeClient(endpoint: config.haproxy.runtimeAPI, timeout: config.haproxy.timeout, logger: logger)
         self.reconciler = Reconciler(config: config, haproxy: client, store: StateStore(path: config.stateFile), logger: logger, metrics: metrics)
         self.health = ProviderHealth(providers: loaded.providers)
         self.supervisor = ProviderSupervisor(providers: loaded.providers, sink: BridgeSink(reconciler: reconciler, health: health), logger: logger)

@@ -124,38 +124,25 @@ public struct MetricsServer: Service {
         let holds = await reconciler.guardHolds()
         let unslotted = await reconciler.unslotted()
         let config = await reconciler.config
-        var backends: [String: JSONValue] = [:]
+        var backends: [String: StatusReport.Backend] = [:]
         for backend in config.backends {
-            var slots: [JSONValue] = []
-            for slot in tables[backend.name]?.slots ?? [] {
-                var o: [String: JSONValue] = [
-                    "slot": .string(slot.server), "state": .string(slot.state.rawValue), "weight": .int(Int64(slot.weight)),
-                    "since": .double(slot.since), "dynamic": .bool(slot.dynamic),
-                ]
-                if let id = slot.instanceID { o["instance"] = .string(id) }
-                if let a = slot.address { o["address"] = .string(a) }
-                if let p = slot.port { o["port"] = .int(Int64(p)) }
-                if let d = slot.drainDeadline { o["drain_deadline"] = .double(d) }
-                slots.append(.object(o))
-            }
-            var b: [String: JSONValue] = ["slots": .array(slots), "unslotted": .array((unslotted[backend.name] ?? []).map { .string($0) })]
-            if let hold = holds[backend.name] {
-                b["guard_hold"] = .object(["reason": .string(hold.reason), "since": .double(hold.since), "would_remove": .int(Int64(hold.wouldRemove))])
-            }
-            backends[backend.name] = .object(b)
+            backends[backend.name] = StatusReport.Backend(
+                slots: SlotStatus.rows(backends: [backend], tables: tables, live: nil),
+                unslotted: unslotted[backend.name] ?? [], guardHold: holds[backend.name].map(GuardHoldStatus.init)
+            )
         }
-        var providers: [String: JSONValue] = [:]
         let now = ContinuousClock.now
-        for (name, entry) in health.snapshot {
-            var p: [String: JSONValue] = ["successes": .int(Int64(entry.successes)), "failures": .int(Int64(entry.failures))]
-            if let s = entry.lastSuccess { p["seconds_since_success"] = .double((now - s).seconds) }
-            if let e = entry.lastError { p["last_error"] = .string(e) }
-            providers[name] = .object(p)
+        let providers = health.snapshot.mapValues { entry in
+            StatusReport.Provider(
+                successes: entry.successes, failures: entry.failures,
+                secondsSinceSuccess: entry.lastSuccess.map { (now - $0).seconds }, lastError: entry.lastError
+            )
         }
         let (fresh, reason) = await freshness()
-        var root: [String: JSONValue] = ["backends": .object(backends), "providers": .object(providers), "fresh": .bool(fresh)]
-        if !fresh { root["problems"] = .string(reason) }
-        if let last = await reconciler.lastSync { root["last_sync"] = .string(ISO8601DateFormatter().string(from: last)) }
-        return root.isEmpty ? "{}" : JSONValue.object(root).serialized(pretty: true) + "\n"
+        let report = StatusReport(
+            backends: backends, providers: providers, fresh: fresh, problems: fresh ? nil : reason,
+            lastSync: await reconciler.lastSync.map { ISO8601DateFormatter().string(from: $0) }
+        )
+        return StatusJSON.encode(report)
     }
 }

@@ -216,30 +216,27 @@ public actor Reconciler {
         if live != nil, let known = identity, lastRestartCheck.map({ now - $0 >= config.haproxy.restartCheckInterval }) ?? true {
             lastRestartCheck = now
             do {
-                // A new connection each time: after a master-worker reload the persistent one still reaches the old
-                // worker, which would answer with the old pid (and stay alive as long as we keep talking to it).
-                let answers = try await haproxy.probe(["show info"])
-                if let answer = answers.first, let info = try? RuntimeParsers.info(answer),
-                   HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec) != known {
+                let info = try await haproxy.probeInfo()
+                if HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec) != known {
                     haproxy.close()
                     live = nil
                 }
             } catch {
-                fail("checking HAProxy's pid", BridgeError.haproxy(error.description))
+                fail("checking HAProxy's pid", BridgeError(error))
                 return
             }
         }
         if live == nil || lastResync.map({ now - $0 >= config.haproxy.resyncInterval }) ?? true {
             do {
                 // Re-read over a new connection: an open one may still reach a worker an HAProxy reload replaced
-                // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
+                // (it refuses changes as a stale worker, or answers stale state); the new one reaches whoever owns the socket now.
                 haproxy.close()
                 let state = try await haproxy.readLiveState()
                 absorbLive(state)
                 lastResync = .now
                 lastRestartCheck = .now
             } catch {
-                fail("reading live state", error)
+                fail("reading live state", BridgeError(error))
                 return
             }
         }
@@ -251,7 +248,7 @@ public actor Reconciler {
                 lastDrainCheck = .now
                 dirty.formUnion(draining)
             } catch {
-                fail("reading sessions of draining servers", error)
+                fail("reading sessions of draining servers", BridgeError(error))
                 return
             }
         }
@@ -274,9 +271,8 @@ public actor Reconciler {
             backends: config.backends.filter { toPlan.contains($0.name) }, tables: tables, live: currentLive,
             snapshots: snapshots, sessions: sessions, holds: holds, suspect: suspect, now: wallNow
         )
-        var lines: [String] = []
-        var owners: [Int] = []
-        for (index, item) in plans.enumerated() {
+        var actions: [SlotAction] = []
+        for item in plans {
             reportDesiredProblems(backend: item.plan.backend, desired: item.desired)
             trackHold(backend: item.plan.backend, item: item)
             if !item.plan.missingServers.isEmpty {
@@ -285,31 +281,28 @@ public actor Reconciler {
                              metadata: ["backend": "\(item.plan.backend)", "missing": "\(missing.prefix(5).joined(separator: ","))\(missing.count > 5 ? ",..." : "")"])
             }
             reportUnslotted(backend: item.plan.backend, plan: item.plan)
-            for c in item.plan.commands {
-                lines.append(c.line)
-                owners.append(index)
-            }
+            actions.append(contentsOf: item.plan.commands)
         }
 
         var failedBackends = Set<String>()
         var oldWorker = false
-        if !lines.isEmpty {
+        if !actions.isEmpty {
             do {
-                let outcomes = try await haproxy.execute(lines)
-                counters.commandsSent += outcomes.count
+                let results = try await haproxy.apply(actions)
+                counters.commandsSent += results.count
                 var refused = 0
-                for (i, outcome) in outcomes.enumerated() where !outcome.succeeded {
+                for result in results where !result.succeeded {
                     counters.commandsFailed += 1
-                    let backend = plans[owners[i]].plan.backend
+                    let backend = result.action.backend
                     failedBackends.insert(backend)
-                    // A worker an HAProxy reload replaced answers this until our connection moves to the new one.
-                    if outcome.answer.hasPrefix("Proxy is disabled") {
+                    // A worker an HAProxy reload replaced refuses everything until our connection moves to the new one.
+                    guard let reason = result.refusal else {
                         oldWorker = true
                         continue
                     }
                     refused += 1
                     if refused <= 10 {
-                        logger.error("HAProxy refused a command", metadata: ["backend": "\(backend)", "command": "\(outcome.line)", "answer": "\(outcome.error ?? outcome.answer)"])
+                        logger.error("HAProxy refused a command", metadata: ["backend": "\(backend)", "command": "\(result.action.line)", "answer": "\(reason)"])
                     }
                 }
                 if refused > 10 { logger.error("HAProxy refused more commands", metadata: ["more": "\(refused - 10)"]) }
@@ -318,7 +311,7 @@ public actor Reconciler {
                 // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
                 for item in plans { tables[item.plan.backend] = item.plan.slots }
                 dirty.formUnion(plans.map(\.plan.backend))
-                fail("sending \(lines.count) commands", BridgeError.haproxy(error.description))
+                fail("sending \(actions.count) commands", BridgeError(error))
                 persister.submit(document())
                 return
             }

@@ -47,33 +47,27 @@ public enum SlotComparison {
     }
 
     /// What the slots serve according to another bridge's `GET /status` document (or a `status --json` print).
-    public static func served(statusJSON value: JSONValue) throws(ComparisonError) -> Served {
-        var rows: [(backend: String, slot: JSONValue)] = []
-        if let backends = value["backends"]?.objectValue {
-            for (name, b) in backends {
-                guard let slots = b["slots"]?.arrayValue else { throw ComparisonError("backends.\(name).slots is missing or not an array") }
-                rows += slots.map { (name, $0) }
-            }
-        } else if let slots = value["slots"]?.arrayValue {
-            for s in slots {
-                guard let backend = s["backend"]?.stringValue else { throw ComparisonError("a slot row has no \"backend\"") }
-                rows.append((backend, s))
-            }
-        } else {
-            throw ComparisonError("not a bridge status document (no \"backends\" or \"slots\")")
-        }
+    public static func served(statusJSON bytes: [UInt8]) throws(ComparisonError) -> Served {
+        let rows: [SlotStatus]
         var out: Served = [:]
-        for (backend, s) in rows {
-            guard let server = s["slot"]?.stringValue, let state = s["state"]?.stringValue else {
-                throw ComparisonError("a slot row of backend \(backend) has no \"slot\" or \"state\"")
+        if let report = try? StatusJSON.decode(StatusReport.self, from: bytes) {
+            rows = report.backends.values.flatMap(\.slots)
+            for name in report.backends.keys { out[name] = [:] }
+        } else if let table = try? StatusJSON.decode(SlotTableReport.self, from: bytes) {
+            rows = table.slots
+        } else {
+            do {
+                _ = try JSONValue.parse(bytes: bytes)
+            } catch {
+                throw ComparisonError("not JSON: \(error)")
             }
-            out[backend, default: [:]] = out[backend, default: [:]]
-            guard state == SlotState.active.rawValue else { continue }
-            var endpoint: String?
-            if let a = s["address"]?.stringValue {
-                if let p = s["port"]?.intValue { endpoint = Endpoint.key(address: a, port: p) } else { endpoint = a }
-            }
-            if let what = s["instance"]?.stringValue ?? endpoint { out[backend]?[server] = what }
+            throw ComparisonError("not a bridge status document (GET /status or status --json)")
+        }
+        for row in rows {
+            out[row.backend, default: [:]] = out[row.backend, default: [:]]
+            guard row.state == SlotState.active.rawValue else { continue }
+            let endpoint = row.address.map { a in row.port.map { Endpoint.key(address: a, port: $0) } ?? a }
+            if let what = row.instance ?? endpoint { out[row.backend]?[row.slot] = what }
         }
         return out
     }

@@ -8,11 +8,6 @@
 /// address is set only once its previous holder has left it, and breaks a cycle (two servers swapping addresses) by
 /// sending one of them to the placeholder first.
 public struct AddressIndex: Sendable {
-    /// Where free and freshly added servers sit (the `server-template` default).
-    public static let placeholderAddress = "127.0.0.1"
-    public static let placeholderPort = 9
-    public static let placeholderEndpoint = Endpoint.key(address: placeholderAddress, port: placeholderPort)
-
     /// One `set server … addr` the planner wants.
     public struct Move: Sendable, Hashable {
         public var server: String
@@ -35,7 +30,7 @@ public struct AddressIndex: Sendable {
     /// Records where `server` is now (before any command of the plan).
     public mutating func record(server: String, endpoint: String) {
         endpointOf[server] = endpoint
-        if endpoint != Self.placeholderEndpoint, serverAt[endpoint] == nil { serverAt[endpoint] = server }
+        if endpoint != PlaceholderAddress.endpoint, serverAt[endpoint] == nil { serverAt[endpoint] = server }
     }
 
     public func endpoint(of server: String) -> String? { endpointOf[server] }
@@ -44,13 +39,13 @@ public struct AddressIndex: Sendable {
     public func server(at endpoint: String) -> String? { serverAt[endpoint] }
 
     /// The commands that carry out `moves` without two servers sharing an address between any two of them.
-    public mutating func apply(_ moves: [Move], backend: String) -> [RuntimeCommand] {
-        var out: [RuntimeCommand] = []
+    public mutating func apply(_ moves: [Move], backend: String) -> [SlotAction] {
+        var out: [SlotAction] = []
         var queue = moves
         while !queue.isEmpty {
             var blocked: [Move] = []
             for m in queue {
-                if let holder = serverAt[m.endpoint], holder != m.server, m.endpoint != Self.placeholderEndpoint {
+                if let holder = serverAt[m.endpoint], holder != m.server, m.endpoint != PlaceholderAddress.endpoint {
                     blocked.append(m)
                 } else {
                     out.append(set(m, backend: backend))
@@ -58,17 +53,17 @@ public struct AddressIndex: Sendable {
             }
             if blocked.count == queue.count, let first = blocked.first, let holder = serverAt[first.endpoint] {
                 // Every remaining move waits on another's address: a cycle. Free one address through the placeholder.
-                out.append(set(Move(server: holder, address: Self.placeholderAddress, port: Self.placeholderPort), backend: backend))
+                out.append(set(Move(server: holder, address: PlaceholderAddress.host, port: PlaceholderAddress.port), backend: backend))
             }
             queue = blocked
         }
         return out
     }
 
-    private mutating func set(_ m: Move, backend: String) -> RuntimeCommand {
+    private mutating func set(_ m: Move, backend: String) -> SlotAction {
         if let old = endpointOf[m.server], serverAt[old] == m.server { serverAt[old] = nil }
         endpointOf[m.server] = m.endpoint
-        if m.endpoint != Self.placeholderEndpoint { serverAt[m.endpoint] = m.server }
+        if m.endpoint != PlaceholderAddress.endpoint { serverAt[m.endpoint] = m.server }
         return .setAddress(backend: backend, server: m.server, address: m.address, port: m.port)
     }
 }

@@ -1,14 +1,6 @@
 import Foundation
 import Logging
 
-/// A validated configuration with its providers built and ready to run.
-public struct LoadedConfig: Sendable {
-    public var config: BridgeConfig
-    public var providers: [any DiscoveryProvider]
-    /// The file it came from.
-    public var path: String
-}
-
 /// Reads, validates and builds a configuration. Every error names the JSON path (and the file).
 public struct ConfigLoader: Sendable {
     public var factories: [any ProviderFactory]
@@ -80,24 +72,24 @@ public struct ConfigLoader: Sendable {
         // haproxy
         guard var hx = try root.object("haproxy") else { throw ConfigError(path: "haproxy", "is required") }
         let apiText = try hx.requireString("runtime_api")
-        guard let api = RuntimeAPIAddress.parse(apiText) else {
+        guard let api = RuntimeEndpoint.parse(apiText) else {
             throw ConfigError(path: "haproxy.runtime_api", "expected \"unix:/path/to/socket\" or \"tcp:HOST:PORT\", got \"\(apiText)\"")
         }
-        let timeoutMs = try hx.int("timeout_ms", in: 1...600_000, describe: "a timeout in milliseconds between 1 and 600000") ?? 2000
-        let resync = try hx.duration("resync_interval") ?? .seconds(10)
+        let timeoutMs = try hx.int("timeout_ms", in: 1...600_000, describe: "a timeout in milliseconds between 1 and 600000")
+        let resync = try hx.duration("resync_interval") ?? HAProxySettings.defaultResyncInterval
         guard resync >= .milliseconds(100) else { throw ConfigError(path: "haproxy.resync_interval", "must be at least 100ms") }
-        let drainCheck = try hx.duration("drain_check_interval") ?? .seconds(1)
+        let drainCheck = try hx.duration("drain_check_interval") ?? HAProxySettings.defaultDrainCheckInterval
         guard drainCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.drain_check_interval", "must be at least 50ms") }
-        let restartCheck = try hx.duration("restart_check_interval") ?? .seconds(1)
+        let restartCheck = try hx.duration("restart_check_interval") ?? HAProxySettings.defaultRestartCheckInterval
         guard restartCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.restart_check_interval", "must be at least 50ms") }
         try hx.finish()
         let haproxy = HAProxySettings(
-            runtimeAPI: api, timeout: .milliseconds(timeoutMs), resyncInterval: resync, drainCheckInterval: drainCheck,
+            runtimeAPI: api, timeout: timeoutMs.map { .milliseconds($0) } ?? HAProxySettings.defaultTimeout, resyncInterval: resync, drainCheckInterval: drainCheck,
             restartCheckInterval: restartCheck
         )
 
         // state_file
-        let stateFile = try root.nonEmptyString("state_file") ?? "/var/lib/discovery-bridge/state.json"
+        let stateFile = try root.nonEmptyString("state_file") ?? BridgeConfig.defaultStateFile
 
         // providers: names must be known; the blocks are validated by their factories.
         var providers: [String: JSONValue] = [:]
@@ -153,7 +145,7 @@ public struct ConfigLoader: Sendable {
         if let level = try root.oneOf("log_level", Logger.Level.allCases.map(\.rawValue)) {
             logLevel = Logger.Level(rawValue: level)
         }
-        let coalesce = try root.duration("coalesce") ?? .milliseconds(2)
+        let coalesce = try root.duration("coalesce") ?? BridgeConfig.defaultCoalesce
         guard coalesce <= .seconds(5) else { throw ConfigError(path: "coalesce", "must be at most 5s") }
         try root.finish()
 
@@ -200,20 +192,20 @@ public struct ConfigLoader: Sendable {
         }
         guard let slots = try b.positiveInt("slots") else { throw ConfigError(path: "\(path).slots", "is required") }
         guard slots <= 100_000 else { throw ConfigError(path: "\(path).slots", "expected at most 100000 slots, got \(slots)") }
-        let prefix = try b.string("server_prefix") ?? "slot"
+        let prefix = try b.string("server_prefix") ?? BackendConfig.defaultServerPrefix
         guard isHAProxyIdentifier(prefix), !(prefix.last?.isNumber ?? false) else {
             throw ConfigError(path: "\(path).server_prefix", "expected an HAProxy server name prefix not ending in a digit, got \"\(prefix)\"")
         }
         let port = try b.int("port", in: 1...65535, describe: "a port between 1 and 65535")
-        let health = try b.oneOf("health", ["passing", "passing_or_warning", "any"]).flatMap(HealthPolicy.init(rawValue:)) ?? .passing
-        let drainTimeout = try b.duration("drain_timeout") ?? .seconds(30)
-        let defaultWeight = try b.int("default_weight", in: 0...256, describe: "a weight between 0 and 256") ?? 1
-        let serverOptions = try b.string("server_options") ?? "check"
+        let health = try b.oneOf("health", ["passing", "passing_or_warning", "any"]).flatMap(HealthPolicy.init(rawValue:)) ?? BackendConfig.defaultHealth
+        let drainTimeout = try b.duration("drain_timeout") ?? BackendConfig.defaultDrainTimeout
+        let defaultWeight = try b.int("default_weight", in: 0...256, describe: "a weight between 0 and 256") ?? BackendConfig.defaultInstanceWeight
+        let serverOptions = try b.string("server_options") ?? BackendConfig.defaultServerOptions
         guard !serverOptions.contains("\n"), !serverOptions.contains(";") else {
             throw ConfigError(path: "\(path).server_options", "must not contain a newline or ';'")
         }
 
-        var growth = GrowthPolicy(mode: .none, increment: 10, maxSlots: max(slots, 10_000))
+        var growth = GrowthPolicy(maxSlots: max(slots, GrowthPolicy.defaultMaxSlots))
         if var g = try b.object("growth") {
             if let mode = try g.oneOf("mode", ["none", "add_server"]) { growth.mode = GrowthPolicy.Mode(rawValue: mode) ?? .none }
             if let inc = try g.int("increment", in: 1...10_000, describe: "an integer between 1 and 10000") { growth.increment = inc }

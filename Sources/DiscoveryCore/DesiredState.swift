@@ -1,39 +1,3 @@
-/// An instance as a backend wants it: namespaced id, resolved port and weight.
-public struct DesiredInstance: Sendable, Hashable, Codable {
-    /// `provider/id`, so that equal ids from two providers never collide.
-    public var id: String
-    public var address: String
-    public var port: Int
-    public var weight: Int
-    public var health: InstanceHealth
-
-    public init(id: String, address: String, port: Int, weight: Int, health: InstanceHealth = .passing) {
-        self.id = id
-        self.address = address
-        self.port = port
-        self.weight = weight
-        self.health = health
-    }
-
-    public var endpoint: String { Endpoint.key(address: address, port: port) }
-}
-
-/// An instance a backend cannot take, and why.
-public struct RejectedInstance: Sendable, Hashable {
-    public var id: String
-    public var reason: String
-}
-
-/// The merged wishes of one backend's sources.
-public struct DesiredBackend: Sendable {
-    public var backend: String
-    /// Nil until every source of the backend has delivered its first snapshot: nothing is planned before.
-    public var instances: [DesiredInstance]?
-    /// Instances excluded by the health policy (counted, not planned).
-    public var excludedByHealth: Int
-    public var rejected: [RejectedInstance]
-}
-
 /// Applies a backend's mapping: which sources feed it, the health policy, ports, weights, dedupe by endpoint.
 public enum DesiredState {
     /// Builds the desired instance list of `backend` from the latest snapshot of each source (keyed by `SourceSpec.key`).

@@ -1,31 +1,3 @@
-/// A destructive answer being held back, and since when it has been seen unchanged.
-public struct GuardHold: Sendable, Hashable, Codable {
-    /// Sorted instance ids of the held answer: the same answer keeps its timer, a different one restarts it.
-    public var fingerprint: [String]
-    /// Wall-clock seconds when this exact answer was first seen.
-    public var since: Double
-    public var reason: String
-    /// How many currently served instances the answer would remove.
-    public var wouldRemove: Int
-
-    public init(fingerprint: [String], since: Double, reason: String, wouldRemove: Int) {
-        self.fingerprint = fingerprint
-        self.since = since
-        self.reason = reason
-        self.wouldRemove = wouldRemove
-    }
-}
-
-/// The guard's verdict for one backend.
-public struct GuardDecision: Sendable {
-    /// What to plan with: the answer itself, or the answer plus the instances it would have removed.
-    public var desired: [DesiredInstance]
-    /// The hold in force after this decision (nil when the answer is applied as is).
-    public var hold: GuardHold?
-    /// True when a held answer was released in this decision (confirmed long enough).
-    public var released: Bool
-}
-
 /// Never lets discovery empty a backend by accident: a change that would remove more than `max_removed_fraction` of
 /// the servers at once, leave fewer than `min_servers`, or that comes from a suspect answer, is held. Additions are
 /// never held. A held answer is applied once it has persisted unchanged for `confirm_after`, and an empty one only

@@ -65,15 +65,6 @@ public enum JSONValue: Sendable, Hashable {
     }
 }
 
-/// Why a JSON text could not be parsed, with its position (1-based line and column).
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var line: Int
-    public var column: Int
-    public var message: String
-
-    public var description: String { "line \(line) column \(column): \(message)" }
-}
-
 extension JSONValue {
     /// Parses a complete JSON text (RFC 8259). Duplicate object keys are an error: they hide typos in config.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {

@@ -1,56 +1,3 @@
-/// What the planner decided for one slot, for logs and metrics.
-public struct SlotChange: Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
-        case assigned, updated, reactivated, draining, freed, added, adopted, repaired, missing
-    }
-    public var kind: Kind
-    public var server: String
-    public var instanceID: String?
-    public var detail: String
-
-    public var description: String {
-        "\(kind.rawValue) \(server)\(instanceID.map { " instance=\($0)" } ?? "")\(detail.isEmpty ? "" : " \(detail)")"
-    }
-}
-
-/// Everything the planner needs about one backend. Pure data: no clock, no I/O.
-public struct PlannerInput: Sendable {
-    public var backend: BackendConfig
-    /// The slot table as the bridge last left it.
-    public var slots: BackendSlots
-    /// HAProxy's live servers by name, or nil when unknown (then the table is assumed to be live).
-    public var live: [String: LiveServer]?
-    /// The instances the backend should serve, or nil when not yet known (assignments are then kept as they are).
-    public var desired: [DesiredInstance]?
-    /// Current sessions of draining servers, by server name, when measured.
-    public var sessions: [String: Int]
-    /// Wall-clock seconds (Unix time).
-    public var now: Double
-
-    public init(backend: BackendConfig, slots: BackendSlots, live: [String: LiveServer]?, desired: [DesiredInstance]?, sessions: [String: Int] = [:], now: Double) {
-        self.backend = backend
-        self.slots = slots
-        self.live = live
-        self.desired = desired
-        self.sessions = sessions
-        self.now = now
-    }
-}
-
-/// The planner's answer: commands to send, and the slot table once they succeed.
-public struct BackendPlan: Sendable {
-    public var backend: String
-    public var commands: [RuntimeCommand]
-    public var slots: BackendSlots
-    /// Desired instances that found no slot (slots exhausted and growth off or at `max_slots`).
-    public var unslotted: [DesiredInstance]
-    public var changes: [SlotChange]
-    /// Template servers the config expects but HAProxy does not have (haproxy.cfg declares fewer slots).
-    public var missingServers: [String]
-
-    public var isEmpty: Bool { commands.isEmpty && changes.isEmpty }
-}
-
 /// Maps desired instances onto server slots. Pure: the same input always gives the same plan.
 ///
 /// Rules: an instance keeps its slot; a new instance takes the lowest free slot; a gone instance drains and its
@@ -62,7 +9,7 @@ public enum SlotPlanner {
         let cfg = input.backend
         let backend = cfg.name
         var slots = input.slots.slots
-        var commands: [RuntimeCommand] = []
+        var commands: [SlotAction] = []
         var changes: [SlotChange] = []
         var missing: [String] = []
         let now = input.now
@@ -79,7 +26,7 @@ public enum SlotPlanner {
         if let live = input.live {
             for i in slots.indices where live[slots[i].server] == nil {
                 if slots[i].dynamic {
-                    commands.append(.addServer(backend: backend, server: slots[i].server, address: "127.0.0.1", port: 9, options: cfg.serverOptions))
+                    commands.append(.addServer(backend: backend, server: slots[i].server, options: cfg.serverOptions))
                     if cfg.usesChecks { commands.append(.enableHealth(backend: backend, server: slots[i].server)) }
                     changes.append(SlotChange(kind: .repaired, server: slots[i].server, instanceID: slots[i].instanceID, detail: "re-added dynamic server"))
                 } else {
@@ -88,11 +35,11 @@ public enum SlotPlanner {
                 }
             }
         }
-        // What HAProxy has for each slot after the commands so far (re-added servers start at 127.0.0.1:9 in maint).
+        // What HAProxy has for each slot after the commands so far (re-added servers start at the placeholder in maint).
         func liveView(_ slot: Slot) -> LiveServer? {
             guard let live = input.live else { return nil }
             if let l = live[slot.server] { return l }
-            return slot.dynamic ? LiveServer(name: slot.server, address: "127.0.0.1", port: 9, admin: .maint, weight: 1) : nil
+            return slot.dynamic ? LiveServer.placeholder(slot.server) : nil
         }
 
         // Phase 1: match slots to desired instances; drain what is gone; free what finished draining.
@@ -134,7 +81,7 @@ public enum SlotPlanner {
         // the address on two servers; the slot it leaves drains.
         var matched = Set<Int>()
         var moves: [AddressIndex.Move] = []
-        var afterMoves: [RuntimeCommand] = []
+        var afterMoves: [SlotAction] = []
         func match(_ d: DesiredInstance, to i: Int) {
             placed.insert(d.id)
             matched.insert(i)
@@ -209,7 +156,7 @@ public enum SlotPlanner {
 
         // Drains start after the newcomers are ready (sent at the end of the batch), so a swap never leaves the
         // backend without a server taking new connections, not even between two commands.
-        var drainsLast: [Int: RuntimeCommand] = [:]
+        var drainsLast: [Int: SlotAction] = [:]
         if input.desired != nil {
             for i in slots.indices where !unusable.contains(i) {
                 var s = slots[i]
@@ -264,11 +211,11 @@ public enum SlotPlanner {
                     for k in 1...step {
                         let n = highest + k
                         let name = cfg.serverName(n)
-                        commands.append(.addServer(backend: backend, server: name, address: "127.0.0.1", port: 9, options: cfg.serverOptions))
+                        commands.append(.addServer(backend: backend, server: name, options: cfg.serverOptions))
                         if cfg.usesChecks { commands.append(.enableHealth(backend: backend, server: name)) }
                         changes.append(SlotChange(kind: .added, server: name, instanceID: nil, detail: "growth step of \(step)"))
                         slots.append(Slot(server: name, number: n, dynamic: true, since: now))
-                        addresses.record(server: name, endpoint: AddressIndex.placeholderEndpoint)
+                        addresses.record(server: name, endpoint: PlaceholderAddress.endpoint)
                         freeSlots.append(slots.count - 1)
                     }
                 }
@@ -305,8 +252,8 @@ public enum SlotPlanner {
         for i in slots.indices where !unusable.contains(i) && slots[i].state == .free {
             slots[i].address = nil
             slots[i].port = nil
-            if let ep = addresses.endpoint(of: slots[i].server), ep != AddressIndex.placeholderEndpoint {
-                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: slots[i].server, address: AddressIndex.placeholderAddress, port: AddressIndex.placeholderPort)], backend: backend))
+            if let ep = addresses.endpoint(of: slots[i].server), ep != PlaceholderAddress.endpoint {
+                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: slots[i].server, address: PlaceholderAddress.host, port: PlaceholderAddress.port)], backend: backend))
                 if !freedNow.contains(slots[i].server) {
                     changes.append(SlotChange(kind: .repaired, server: slots[i].server, instanceID: nil, detail: "free slot back to the placeholder (was \(ep))"))
                 }
@@ -318,17 +265,17 @@ public enum SlotPlanner {
         // Phase 3: repair drift between the table and HAProxy for slots this plan did not already command.
         if input.live != nil {
             var commanded = Set<String>()
-            for c in commands { commanded.insert("\(c.server)|\(c.kindKey)") }
+            for c in commands { commanded.insert("\(c.server)|\(c.aspect.rawValue)") }
             for s in slots {
                 guard let l = liveView(s) else { continue }
-                var repairs: [RuntimeCommand] = []
+                var repairs: [SlotAction] = []
                 switch s.state {
                 case .free:
                     if l.admin != .maint, !commanded.contains("\(s.server)|state") {
                         repairs.append(.setState(backend: backend, server: s.server, state: .maint))
                     }
                 case .active, .draining:
-                    if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|addr") {
+                    if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|address") {
                         repairs.append(contentsOf: addresses.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend))
                     }
                     if l.weight != s.weight, !commanded.contains("\(s.server)|weight") {
@@ -341,7 +288,7 @@ public enum SlotPlanner {
                 }
                 if !repairs.isEmpty {
                     commands.append(contentsOf: repairs)
-                    changes.append(SlotChange(kind: .repaired, server: s.server, instanceID: s.instanceID, detail: repairs.map(\.line).joined(separator: "; ")))
+                    changes.append(SlotChange(kind: .repaired, server: s.server, instanceID: s.instanceID, detail: repairs.map(\.summary).joined(separator: "; ")))
                 }
             }
         }
@@ -350,18 +297,5 @@ public enum SlotPlanner {
             backend: backend, commands: commands, slots: BackendSlots(backend: backend, slots: slots),
             unslotted: unslotted, changes: changes, missingServers: missing
         )
-    }
-}
-
-extension RuntimeCommand {
-    /// What aspect of a server the command sets, for "already commanded" checks.
-    var kindKey: String {
-        switch self {
-        case .setAddress: return "addr"
-        case .setState: return "state"
-        case .setWeight: return "weight"
-        case .addServer: return "add"
-        case .enableHealth: return "health"
-        }
     }
 }

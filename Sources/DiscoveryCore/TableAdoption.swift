@@ -18,7 +18,7 @@ public enum TableAdoption {
             guard let n = slotNumber(server.name, prefix: config.serverPrefix), !known.contains(n) else { continue }
             known.insert(n)
             var slot = Slot(server: server.name, number: n, dynamic: n > config.slots, weight: server.weight, since: now)
-            let placeholder = server.address == "127.0.0.1" && server.port == 9
+            let placeholder = server.address == PlaceholderAddress.host && server.port == PlaceholderAddress.port
             switch server.admin {
             case .ready where !placeholder:
                 slot.state = .active
@@ -41,12 +41,12 @@ public enum TableAdoption {
     public static func expectedLive(_ table: BackendSlots, previous: [String: LiveServer]) -> [String: LiveServer] {
         var live = previous
         for slot in table.slots {
-            var server = previous[slot.server] ?? LiveServer(name: slot.server, address: "127.0.0.1", port: 9, admin: .maint, weight: 1)
+            var server = previous[slot.server] ?? LiveServer.placeholder(slot.server)
             switch slot.state {
             case .free:
                 server.admin = .maint
-                server.address = AddressIndex.placeholderAddress
-                server.port = AddressIndex.placeholderPort
+                server.address = PlaceholderAddress.host
+                server.port = PlaceholderAddress.port
             case .active, .draining:
                 if let a = slot.address, let p = slot.port {
                     server.address = a

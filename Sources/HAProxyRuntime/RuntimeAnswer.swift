@@ -35,16 +35,19 @@ public enum RuntimeAnswer {
         }
     }
 
+    /// Whether `answer` comes from a worker an HAProxy reload replaced: in master-worker mode an open connection
+    /// keeps talking to the old worker, which refuses every change with "Proxy is disabled.".
+    public static func isStaleWorker(_ answer: String) -> Bool {
+        answer.hasPrefix("Proxy is disabled")
+    }
+
+    /// Classifies the answer to a slot action sent as `line`.
+    public static func status(line: String, answer: String) -> ActionResult.Status {
+        guard let error = classify(line: line, answer: answer) else { return .applied }
+        return isStaleWorker(answer) ? .staleWorker : .refused(error)
+    }
+
     private static func firstLine(_ text: String) -> String {
         String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first ?? Substring(text))
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

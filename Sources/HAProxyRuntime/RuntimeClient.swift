@@ -86,24 +86,6 @@ public final class RuntimeClient: Sendable {
         return outcomes.enumerated().map { $0.element ?? CommandOutcome(line: lines[$0.offset], answer: "", error: "no answer") }
     }
 
-    /// `show servers state`, parsed.
-    public func showServersState(backend: String? = nil) async throws -> [ServerStateRow] {
-        let answers = try await raw([backend.map { "show servers state \($0)" } ?? "show servers state"])
-        return try RuntimeParsers.serversState(answers.first ?? "")
-    }
-
-    /// `show info`, parsed.
-    public func showInfo() async throws -> HAProxyInfo {
-        let answers = try await raw(["show info"])
-        return try RuntimeParsers.info(answers.first ?? "")
-    }
-
-    /// Current sessions per server of `backend`.
-    public func showSessions(backend: String) async throws -> [String: Int] {
-        let answers = try await raw(["show stat \(backend) 4 -1"])
-        return try RuntimeParsers.statSessions(answers.first ?? "")
-    }
-
     /// Closes the connection; a later call opens a new one (to whichever HAProxy process owns the socket now).
     public func close() {
         queue.async { [holder] in

@@ -20,8 +20,7 @@ final class RuntimeConnection {
     private static let separator: [UInt8] = [0x0A, 0x3E, 0x20]  // "\n> "
 
     init(endpoint: RuntimeEndpoint, timeout: Duration) throws(RuntimeError) {
-        let ms = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-        timeoutMs = Int32(clamping: max(1, ms))
+        timeoutMs = Int32(clamping: max(1, timeout.milliseconds))
         fd = try Self.connect(endpoint, timeoutMs: timeoutMs)
         do {
             // Enter interactive mode: HAProxy answers `prompt` with a bare prompt.

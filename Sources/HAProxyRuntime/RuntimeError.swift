@@ -11,6 +11,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         case io
         /// HAProxy answered something that does not follow the interactive protocol.
         case protocolViolation
+        /// A `show` answer did not have the shape HAProxy 2.6 gives (the message names the command and line).
+        case unexpectedAnswer
     }
 
     public var kind: Kind
@@ -27,22 +29,4 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         completed > 0 ? "\(kind.rawValue): \(message) (after \(completed) answered command(s))" : "\(kind.rawValue): \(message)"
     }
-}
-
-/// The answer to one command and whether HAProxy accepted it.
-public struct CommandOutcome: Sendable, Hashable {
-    /// The command line as sent.
-    public var line: String
-    /// HAProxy's answer, without the trailing prompt and blank line.
-    public var answer: String
-    /// Why the command counts as failed (HAProxy's message, or ours for a line never sent); nil on success.
-    public var error: String?
-
-    public init(line: String, answer: String, error: String?) {
-        self.line = line
-        self.answer = answer
-        self.error = error
-    }
-
-    public var succeeded: Bool { error == nil }
 }

@@ -1,42 +1,3 @@
-/// One row of `show servers state`.
-public struct ServerStateRow: Sendable, Hashable {
-    public var backendID: Int
-    public var backend: String
-    public var serverID: Int
-    public var server: String
-    public var address: String
-    /// 0 stopped, 1 starting, 2 running, 3 stopping.
-    public var operationalState: Int
-    /// `srv_admin_state` bits: 0x01 forced maint, 0x02 inherited maint, 0x04 config `disabled`, 0x08 forced drain,
-    /// 0x10 inherited drain, 0x20 maint from DNS.
-    public var adminState: Int
-    public var userWeight: Int
-    public var initialWeight: Int
-    public var port: Int
-    public var fqdn: String?
-}
-
-/// The parts of `show info` the bridge uses, plus every field as read.
-public struct HAProxyInfo: Sendable, Hashable {
-    public var pid: Int
-    public var startTimeSec: Int?
-    public var uptimeSec: Int?
-    public var version: String
-    public var fields: [String: String]
-}
-
-/// A `show` answer that does not have the shape HAProxy 2.6 gives.
-public struct RuntimeParseError: Error, Sendable, CustomStringConvertible {
-    public var command: String
-    public var message: String
-    public var line: Int?
-
-    public var description: String {
-        if let line { return "\(command): line \(line): \(message)" }
-        return "\(command): \(message)"
-    }
-}
-
 /// Parsers for the `show` answers the bridge reads; each checks the shape and names what is wrong.
 public enum RuntimeParsers {
     /// Parses `show servers state [backend]` (format version 1).
@@ -167,14 +128,5 @@ public enum RuntimeParsers {
             result[name] = v
         }
         return result
-    }
-}
-
-extension Substring {
-    func trimmingWhitespaceSub() -> Substring {
-        var s = self
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return s
     }
 }

@@ -1,16 +1,5 @@
 import DiscoveryCore
 
-/// Which HAProxy process the recorded slots were applied to; a different one means HAProxy restarted.
-public struct HAProxyIdentity: Sendable, Hashable, Codable {
-    public var pid: Int
-    public var startTimeSec: Int?
-
-    public init(pid: Int, startTimeSec: Int?) {
-        self.pid = pid
-        self.startTimeSec = startTimeSec
-    }
-}
-
 /// The bridge's memory on disk: every backend's slot table and the HAProxy it was applied to.
 public struct StateDocument: Sendable, Hashable, Codable {
     /// The format version this build writes and reads.

@@ -3,21 +3,6 @@ import Foundation
 import Glibc
 #endif
 
-/// Why the state file could not be read or written, naming the file and, for bad content, the place in it.
-public enum StateError: Error, Sendable, CustomStringConvertible {
-    case io(path: String, operation: String, message: String)
-    case malformed(path: String, message: String)
-    case invalid(path: String, message: String)
-
-    public var description: String {
-        switch self {
-        case .io(let path, let op, let m): return "\(path): \(op): \(m)"
-        case .malformed(let path, let m): return "\(path): not a valid state file: \(m)"
-        case .invalid(let path, let m): return "\(path): \(m)"
-        }
-    }
-}
-
 /// Reads and writes the state file: versioned JSON, written atomically (temp file, fsync, rename, fsync of the
 /// folder) with mode 0600, so a crash at any moment leaves either the old or the new document.
 public struct StateStore: Sendable {
@@ -103,64 +88,6 @@ public struct StateStore: Sendable {
             let underlying = ctx.underlyingError.map { ": \($0.localizedDescription)" } ?? ""
             return "\(pathText(ctx.codingPath)): \(ctx.debugDescription)\(underlying)"
         @unknown default: return "\(error)"
-        }
-    }
-}
-
-/// Writes a file so readers see the old or the new content, never a mix: temp file in the same folder, fsync,
-/// rename over the target, fsync of the folder.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String, mode: mode_t) throws(StateError) {
-        let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw StateError.io(path: path, operation: "create folder \(dir)", message: error.localizedDescription)
-            }
-        }
-        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw StateError.io(path: path, operation: "create \(tmp)", message: String(cString: strerror(errno))) }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
-        }
-        let writeError: String? = data.withUnsafeBytes { raw -> String? in
-            var offset = 0
-            while offset < raw.count {
-                guard let base = raw.baseAddress else { return nil }
-                let n = Glibc.write(fd, base.advanced(by: offset), raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
-                }
-                offset += n
-            }
-            return nil
-        }
-        if let writeError {
-            close(fd)
-            throw StateError.io(path: path, operation: "write \(tmp)", message: writeError)
-        }
-        if fsync(fd) != 0 {
-            let m = String(cString: strerror(errno))
-            close(fd)
-            throw StateError.io(path: path, operation: "fsync \(tmp)", message: m)
-        }
-        fchmod(fd, mode)
-        if close(fd) != 0 {
-            throw StateError.io(path: path, operation: "close \(tmp)", message: String(cString: strerror(errno)))
-        }
-        guard rename(tmp, path) == 0 else {
-            throw StateError.io(path: path, operation: "rename \(tmp)", message: String(cString: strerror(errno)))
-        }
-        ok = true
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
         }
     }
 }

@@ -16,15 +16,6 @@ struct DiscoveryBridge: AsyncParsableCommand {
     )
 }
 
-/// Options every subcommand shares.
-struct CommonOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Path of the JSON config file.")
-    var config: String = "/etc/discovery-bridge/config.json"
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides log_level).")
-    var logLevel: String?
-}
-
 /// EX_CONFIG from sysexits.h: the config is wrong.
 let exitBadConfig = ExitCode(78)
 
@@ -53,40 +44,5 @@ func loadConfig(_ options: CommonOptions) throws -> (LoadedConfig, Logger) {
     } catch {
         FileHandle.standardError.write(Data("invalid config: \(error)\n".utf8))
         throw exitBadConfig
-    }
-}
-
-struct Validate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a config file; exit 0 when valid, 78 when not.")
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, _) = try loadConfig(options)
-        let c = loaded.config
-        let slots = c.backends.reduce(0) { $0 + $1.slots }
-        print("\(options.config): valid: \(c.backends.count) backend(s), \(slots) slot(s), providers: \(c.providers.keys.sorted().joined(separator: ", "))")
-    }
-}
-
-struct Render: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the haproxy.cfg backend blocks with their pre-allocated slots.")
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, _) = try loadConfig(options)
-        print(HAProxyConfigRenderer.render(loaded.config, source: options.config), terminator: "")
-    }
-}
-
-struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the bridge until SIGTERM or SIGINT.")
-    @OptionGroup var options: CommonOptions
-
-    func run() async throws {
-        let (loaded, logger) = try loadConfig(options)
-        let daemon = BridgeDaemon(loaded: loaded, configPath: options.config, logLevelOverride: options.logLevel, logger: logger) { path in
-            try ConfigLoader(factories: ProviderRegistry.factories, logger: logger).load(path: path)
-        }
-        try await daemon.run()
     }
 }

@@ -61,7 +61,7 @@ final class BridgeHarness: @unchecked Sendable {
     func start() throws {
         let logger = Logger(label: "bridge-test")
         let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: dir.file("config.json"))
-        let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
+        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
         let reconciler = Reconciler(config: loaded.config, haproxy: client, store: StateStore(path: loaded.config.stateFile), logger: logger)
         self.reconciler = reconciler
         let sink = BridgeSink(reconciler: reconciler, health: ProviderHealth(providers: loaded.providers))

@@ -135,6 +135,13 @@ final class CommandLineTests: XCTestCase {
         let j = try await runCommand(bridgeExecutable, ["status", "--config", dir.file("config.json"), "--json"])
         let json = try JSONValue.parse(j.stdout)
         XCTAssertEqual(json["slots"]?.arrayValue?.count, 3)
+        let row = try XCTUnwrap(json["slots"]?.arrayValue?.first { $0["instance"]?.stringValue == "file/web-3" }, j.stdout)
+        XCTAssertEqual(row["backend"]?.stringValue, "web")
+        XCTAssertEqual(row["address"]?.stringValue, "127.0.0.1")
+        XCTAssertEqual(row["port"]?.intValue, 18502)
+        XCTAssertEqual(row["state"]?.stringValue, "active")
+        XCTAssertNotNil(json["haproxy_reachable"]?.boolValue)
+        XCTAssertNotNil(json["guard_holds"]?.objectValue)
     }
 
     func test_sighup_applies_a_valid_config_and_rejects_an_invalid_one() async throws {
@@ -233,6 +240,14 @@ final class CommandLineTests: XCTestCase {
         let json = try JSONValue.parse(status.body)
         XCTAssertNotNil(json.objectValue, status.body)
         XCTAssertTrue(status.body.contains("file/web-2"), status.body)
+        let rows = json["backends"]?["web"]?["slots"]?.arrayValue ?? []
+        XCTAssertEqual(rows.count, 3, status.body)
+        let used = rows.filter { $0["state"]?.stringValue == "active" }
+        XCTAssertEqual(used.count, 2, status.body)
+        XCTAssertEqual(used.first?["backend"]?.stringValue, "web")
+        XCTAssertEqual(used.first?["address"]?.stringValue, "127.0.0.1")
+        XCTAssertNotNil(used.first?["port"]?.intValue)
+        XCTAssertEqual(json["fresh"]?.boolValue, true, status.body)
     }
 }
 

@@ -254,7 +254,7 @@ final class ConfigLoaderTests: XCTestCase {
     // MARK: runtime_api
 
     func test_runtime_api_forms() {
-        func api(_ text: String) -> RuntimeAPIAddress? {
+        func api(_ text: String) -> RuntimeEndpoint? {
             loadConfig(document(root: ["haproxy": .object(["runtime_api": .string(text)])]))?.haproxy.runtimeAPI
         }
         XCTAssertEqual(api("unix:/run/haproxy/api.sock"), .unix(path: "/run/haproxy/api.sock"))
@@ -262,8 +262,8 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(api("tcp:127.0.0.1:9999"), .tcp(host: "127.0.0.1", port: 9999))
         XCTAssertEqual(api("tcp:[::1]:9999"), .tcp(host: "::1", port: 9999))
         XCTAssertEqual(api("tcp:localhost:9999"), .tcp(host: "localhost", port: 9999))
-        XCTAssertEqual(RuntimeAPIAddress.tcp(host: "::1", port: 9999).description, "tcp:[::1]:9999")
-        XCTAssertEqual(RuntimeAPIAddress.unix(path: "/a").description, "unix:/a")
+        XCTAssertEqual(RuntimeEndpoint.tcp(host: "::1", port: 9999).description, "tcp:[::1]:9999")
+        XCTAssertEqual(RuntimeEndpoint.unix(path: "/a").description, "unix:/a")
     }
 
     func test_bad_runtime_api_values_are_rejected() {

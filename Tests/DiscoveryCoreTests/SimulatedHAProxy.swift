@@ -1,6 +1,7 @@
 import DiscoveryCore
+import HAProxyRuntime
 
-/// HAProxy's runtime server state, changed by `RuntimeCommand`s the way HAProxy changes it.
+/// HAProxy's runtime server state, changed by `SlotAction`s the way HAProxy changes it.
 ///
 /// Template servers (`server-template <prefix> 1-N 127.0.0.1:9 disabled`) exist from the start, at the placeholder and in
 /// maintenance, weight 1. `add server` creates a dynamic server in maintenance with weight 1 and health checks off until
@@ -41,7 +42,7 @@ struct SimulatedHAProxy {
         healthEnabled = []
         for (backend, names) in templates {
             var b: [String: LiveServer] = [:]
-            for n in names { b[n] = LiveServer(name: n, address: "127.0.0.1", port: 9, admin: .maint, weight: 1) }
+            for n in names { b[n] = LiveServer.placeholder(n) }
             servers[backend] = b
             addressIndex[backend] = [:]
             nodeKey[backend] = [:]
@@ -77,19 +78,18 @@ struct SimulatedHAProxy {
         servers[backend]?[server] = s
     }
 
-    mutating func apply(_ commands: [RuntimeCommand]) throws(CommandError) {
+    mutating func apply(_ commands: [SlotAction]) throws(CommandError) {
         for c in commands { try apply(c) }
     }
 
-    mutating func apply(_ c: RuntimeCommand) throws(CommandError) {
+    mutating func apply(_ c: SlotAction) throws(CommandError) {
         guard var backend = servers[c.backend] else { throw CommandError(description: "No such backend: \(c.line)") }
         applied += 1
-        if case .addServer(_, let name, let address, let port, _) = c {
+        if case .addServer(_, let name, _) = c {
             guard backend[name] == nil else { throw CommandError(description: "Already exists a server with the same name: \(c.line)") }
-            guard AddressLiteral.isValid(address), (0...65535).contains(port) else { throw CommandError(description: "invalid address: \(c.line)") }
-            backend[name] = LiveServer(name: name, address: address, port: port, admin: .maint, weight: 1)
+            backend[name] = LiveServer.placeholder(name)
             servers[c.backend] = backend
-            index(backend: c.backend, server: name, endpoint: Endpoint.key(address: address, port: port))
+            index(backend: c.backend, server: name, endpoint: PlaceholderAddress.endpoint)
             return
         }
         guard var server = backend[c.server] else { throw CommandError(description: "No such server: \(c.line)") }

@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import XCTest
 
 /// HAProxy keeps one server per `ip:port` in the index `srvkey addr` stick tables use: the plans never put an address on

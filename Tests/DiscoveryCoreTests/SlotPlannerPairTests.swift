@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import Foundation
 import TestSupport
 import XCTest

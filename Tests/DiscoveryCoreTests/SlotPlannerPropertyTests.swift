@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import Foundation
 import TestSupport
 import XCTest
@@ -359,7 +360,7 @@ struct PlannerHistory {
     }
 }
 
-extension RuntimeCommand {
+extension SlotAction {
     var changesAddress: Bool {
         switch self {
         case .setAddress, .addServer: return true

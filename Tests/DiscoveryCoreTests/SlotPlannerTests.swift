@@ -1,4 +1,5 @@
 import DiscoveryCore
+import HAProxyRuntime
 import XCTest
 
 final class SlotPlannerTests: XCTestCase {
@@ -371,21 +372,5 @@ final class SlotPlannerTests: XCTestCase {
         XCTAssertFalse(p.commands.isEmpty)
         XCTAssertTrue(p.commands.allSatisfy { $0.backend == "api" && $0.line.contains("api/") })
         XCTAssertEqual(p.backend, "api")
-    }
-
-    func test_runtime_command_lines_are_what_haproxy_expects() {
-        XCTAssertEqual(RuntimeCommand.addServer(backend: "b", server: "s1", address: "fd00::1", port: 80, options: "").line, "add server b/s1 [fd00::1]:80")
-        XCTAssertEqual(RuntimeCommand.setAddress(backend: "b", server: "s1", address: "fd00::1", port: 80).line, "set server b/s1 addr fd00::1 port 80")
-        XCTAssertEqual(RuntimeCommand.setState(backend: "b", server: "s1", state: .drain).description, "set server b/s1 state drain")
-        XCTAssertEqual(RuntimeCommand.enableHealth(backend: "b", server: "s1").line, "enable health b/s1")
-    }
-
-    func test_admin_bits_map_to_effective_states() {
-        XCTAssertEqual(AdminState.fromAdminBits(0), .ready)
-        XCTAssertEqual(AdminState.fromAdminBits(0x04), .ready, "the config 'disabled' marker alone is not maintenance")
-        XCTAssertEqual(AdminState.fromAdminBits(0x01), .maint)
-        XCTAssertEqual(AdminState.fromAdminBits(0x20), .maint)
-        XCTAssertEqual(AdminState.fromAdminBits(0x08), .drain)
-        XCTAssertEqual(AdminState.fromAdminBits(0x09), .maint)
     }
 }

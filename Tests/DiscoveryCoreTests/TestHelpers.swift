@@ -54,7 +54,7 @@ enum Fixtures {
         var live: [String: LiveServer] = [:]
         for n in 1...cfg.slots {
             let name = cfg.serverName(n)
-            live[name] = LiveServer(name: name, address: "127.0.0.1", port: 9, admin: .maint, weight: 1)
+            live[name] = LiveServer.placeholder(name)
         }
         return live
     }

@@ -22,7 +22,7 @@ final class DrillBridge: @unchecked Sendable {
     init(configPath: String, factories: [any ProviderFactory]) throws {
         let logger = Logger(label: "drill")
         let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: configPath)
-        let client = RuntimeClient(endpoint: RuntimeEndpoint(loaded.config.haproxy.runtimeAPI), timeout: loaded.config.haproxy.timeout, logger: logger)
+        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
         reconciler = Reconciler(config: loaded.config, haproxy: client, store: StateStore(path: loaded.config.stateFile), logger: logger, metrics: metrics)
         health = ProviderHealth(providers: loaded.providers)
         let sink = BridgeSink(reconciler: reconciler, health: health)

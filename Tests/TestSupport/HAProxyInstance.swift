@@ -84,7 +84,7 @@ public final class HAProxyInstance: @unchecked Sendable {
                 let log = (try? String(contentsOfFile: self.directory.file("haproxy.log"), encoding: .utf8)) ?? ""
                 throw TestSupportError("haproxy exited: \(log)")
             }
-            return (try? await client.raw(["show info"])) != nil
+            return (try? await client.showInfo()) != nil
         }
     }
 
@@ -98,9 +98,16 @@ public final class HAProxyInstance: @unchecked Sendable {
     public func reload() async throws {
         guard masterWorker, let child else { throw TestSupportError("reload needs a running master-worker HAProxy") }
         let before = try await currentWorkerPID()
+        // The worker answers before the master runs its loop; a SIGUSR2 that early is lost, so send it again
+        // every 2 s until a new worker answers.
+        var lastSignal = ContinuousClock.now
         child.signal(SIGUSR2)
         try await eventually("a new worker after reload", timeout: .seconds(10), every: .milliseconds(10)) {
-            (try? await self.currentWorkerPID()).map { $0 != before } ?? false
+            if ContinuousClock.now - lastSignal > .seconds(2) {
+                lastSignal = .now
+                child.signal(SIGUSR2)
+            }
+            return (try? await self.currentWorkerPID()).map { $0 != before } ?? false
         }
     }
 

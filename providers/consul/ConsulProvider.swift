@@ -331,23 +331,7 @@ struct ConsulWatcher: Sendable {
         secret.count >= 4 ? text.replacingOccurrences(of: secret, with: "<redacted>") : text
     }
 
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(b))
-            default:
-                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
-            }
-        }
-        return out
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+    static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }
 }
 
 /// Combines answers into per-source snapshots and emits an update only when a source's instances (or its suspect

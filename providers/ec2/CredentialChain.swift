@@ -91,7 +91,7 @@ actor CredentialChain {
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw EC2Error.credentials("cannot read secret_access_key_file \(file)")
                 }
-                secret = String(decoding: data, as: UTF8.self).ec2Trimmed
+                secret = String(decoding: data, as: UTF8.self).trimmingWhitespace()
             }
             guard let secret, !secret.isEmpty else { throw EC2Error.credentials("secret access key is empty") }
             return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: c.sessionToken, source: "config")
@@ -158,7 +158,7 @@ struct IMDS: Sendable {
                            headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
                            body: [], timeout: requestTimeout, connectTimeout: .seconds(1))
         let response = try await transport.send(r)
-        let token = String(decoding: response.body, as: UTF8.self).ec2Trimmed
+        let token = String(decoding: response.body, as: UTF8.self).trimmingWhitespace()
         guard response.status == 200, !token.isEmpty else { throw EC2Error.malformed("IMDS token request: HTTP \(response.status)") }
         return token
     }
@@ -174,7 +174,7 @@ struct IMDS: Sendable {
     /// The region the instance runs in.
     func region() async throws(EC2Error) -> String {
         let t = try await token()
-        let region = try await get("/latest/meta-data/placement/region", token: t).ec2Trimmed
+        let region = try await get("/latest/meta-data/placement/region", token: t).trimmingWhitespace()
         guard EC2Config.isRegionName(region) else { throw EC2Error.malformed("IMDS region is not a region name") }
         return region
     }
@@ -183,7 +183,7 @@ struct IMDS: Sendable {
     func roleCredentials() async throws(EC2Error) -> AWSCredentials {
         let t = try await token()
         let roles = try await get("/latest/meta-data/iam/security-credentials/", token: t)
-        guard let role = roles.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map({ String($0).ec2Trimmed }).first(where: { !$0.isEmpty }),
+        guard let role = roles.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map({ String($0).trimmingWhitespace() }).first(where: { !$0.isEmpty }),
               !role.contains("/") else {
             throw EC2Error.credentials("no IAM role attached to the instance")
         }

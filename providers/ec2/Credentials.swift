@@ -47,11 +47,11 @@ public struct INIFile: Sendable, Equatable {
         var sections: [String: [String: String]] = [:]
         var current: String?
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = String(rawLine).ec2Trimmed
+            let line = String(rawLine).trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") {
                 guard let close = line.firstIndex(of: "]") else { current = nil; continue }
-                let name = String(line[line.index(after: line.startIndex)..<close]).ec2Trimmed
+                let name = String(line[line.index(after: line.startIndex)..<close]).trimmingWhitespace()
                 current = name
                 if sections[name] == nil { sections[name] = [:] }
                 continue
@@ -59,11 +59,11 @@ public struct INIFile: Sendable, Equatable {
             // Indented lines continue a nested value (e.g. `s3 =` blocks); they never hold credentials.
             if let first = rawLine.first, first == " " || first == "\t" { continue }
             guard let section = current, let eq = line.firstIndex(of: "=") else { continue }
-            let key = String(line[..<eq]).ec2Trimmed.lowercased()
-            var value = String(line[line.index(after: eq)...]).ec2Trimmed
+            let key = String(line[..<eq]).trimmingWhitespace().lowercased()
+            var value = String(line[line.index(after: eq)...]).trimmingWhitespace()
             // Inline comments need whitespace before the marker.
             for marker in [" #", " ;", "\t#", "\t;"] {
-                if let r = value.range(of: marker) { value = String(value[..<r.lowerBound]).ec2Trimmed }
+                if let r = value.range(of: marker) { value = String(value[..<r.lowerBound]).trimmingWhitespace() }
             }
             sections[section, default: [:]][key] = value
         }

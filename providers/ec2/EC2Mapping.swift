@@ -61,7 +61,7 @@ public struct EC2Mapper: Sendable {
         }
         var port: Int?
         if let p = ec2.tags[portTag] {
-            if let v = Int(p.ec2Trimmed), (1...65535).contains(v) {
+            if let v = Int(p.trimmingWhitespace()), (1...65535).contains(v) {
                 port = v
             } else {
                 warnings.append(Warning(instanceID: id, message: "tag \(portTag)=\"\(p.prefix(20))\" is not a port 1-65535; using the backend port"))
@@ -69,7 +69,7 @@ public struct EC2Mapper: Sendable {
         }
         var weight: Int?
         if let w = ec2.tags[weightTag] {
-            if let v = Int(w.ec2Trimmed) {
+            if let v = Int(w.trimmingWhitespace()) {
                 weight = min(max(v, 0), 256)
                 if weight != v {
                     warnings.append(Warning(instanceID: id, message: "tag \(weightTag)=\(v) clamped to \(weight ?? 0)"))
@@ -79,13 +79,13 @@ public struct EC2Mapper: Sendable {
             }
         }
         var finalHealth = health
-        if let d = ec2.tags[Self.drainTag], ["true", "yes", "1"].contains(d.ec2Trimmed.lowercased()) {
+        if let d = ec2.tags[Self.drainTag], ["true", "yes", "1"].contains(d.trimmingWhitespace().lowercased()) {
             finalHealth = max(finalHealth, .critical)
         }
         for t in Self.lifecycleTags {
-            if let s = ec2.tags[t], s.ec2Trimmed.hasPrefix("Terminating") { finalHealth = max(finalHealth, .critical) }
+            if let s = ec2.tags[t], s.trimmingWhitespace().hasPrefix("Terminating") { finalHealth = max(finalHealth, .critical) }
         }
-        if ec2.instanceLifecycle == "spot", let s = ec2.tags[Self.spotInterruptionTag], !s.ec2Trimmed.isEmpty {
+        if ec2.instanceLifecycle == "spot", let s = ec2.tags[Self.spotInterruptionTag], !s.trimmingWhitespace().isEmpty {
             finalHealth = max(finalHealth, .critical)
         }
         var meta = ec2.tags

@@ -249,7 +249,7 @@ final actor RefreshLoop {
 
     /// One page with retries: throttling / 5xx back off (jittered, capped), an auth failure refreshes credentials once.
     func call(region: String, body: [UInt8]) async throws(EC2Error) -> (DescribeInstancesPage, Int) {
-        var attempt = 0
+        var backoff = Backoff(base: .milliseconds(200), cap: min(config.refreshInterval, .seconds(5)))
         var authRetried = false
         var requests = 0
         while true {
@@ -280,11 +280,9 @@ final actor RefreshLoop {
                     logger.info("ec2: credentials refused; fetching fresh ones", metadata: ["region": "\(region)", "error": "\(error)"])
                     continue
                 }
-                if error.isRetryable && attempt < Self.maxRetries {
-                    attempt += 1
-                    let base = Duration.milliseconds(200) * (1 << (attempt - 1))
-                    let delay = Self.jittered(min(base, min(config.refreshInterval, .seconds(5))), by: 0.5)
-                    logger.debug("ec2: retrying", metadata: ["region": "\(region)", "attempt": "\(attempt)", "error": "\(error)"])
+                if error.isRetryable && backoff.attempt < Self.maxRetries {
+                    let delay = backoff.next()
+                    logger.debug("ec2: retrying", metadata: ["region": "\(region)", "attempt": "\(backoff.attempt)", "error": "\(error)"])
                     do { try await Task.sleep(for: delay) } catch { throw EC2Error.transport("cancelled") }
                     continue
                 }

@@ -1,3 +1,4 @@
+import CurlHTTP
 /// Why an EC2, STS or IMDS round trip failed; descriptions never contain credentials.
 public enum EC2Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// The request did not complete (DNS, connect, TLS, timeout, reset).
@@ -101,23 +102,7 @@ public protocol AWSTransport: Sendable {
 /// Form encoding of Query API parameters (RFC 3986 unreserved characters kept, everything else percent-encoded).
 public enum QueryEncoding {
     /// Percent-encodes a key or value.
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        let hex: [Character] = Array("0123456789ABCDEF")
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(b)))
-            default:
-                out.append("%")
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0x0F)])
-            }
-        }
-        return out
-    }
+    public static func escape(_ s: String) -> String { PercentEncoding.encode(s) }
 
     /// `k1=v1&k2=v2` in the given order.
     public static func form(_ params: [(String, String)]) -> String {

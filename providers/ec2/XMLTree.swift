@@ -35,7 +35,7 @@ public struct XMLElement: Sendable, Equatable {
     public func value(_ path: String...) -> String? {
         var e: XMLElement? = self
         for p in path { e = e?.child(p) }
-        guard let t = e?.text.ec2Trimmed, !t.isEmpty else { return nil }
+        guard let t = e?.text.trimmingWhitespace(), !t.isEmpty else { return nil }
         return t
     }
 
@@ -70,15 +70,6 @@ public enum XMLTree {
     /// Parses a complete document given as a string.
     public static func parse(_ text: String) throws(XMLParseError) -> XMLElement {
         try parse(Array(text.utf8))
-    }
-}
-
-extension String {
-    var ec2Trimmed: String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }
 

@@ -37,7 +37,7 @@ final class DirectoryWatcher: @unchecked Sendable {
 
     /// Waits until the folder changes (true), or `timeout` passes or the task is cancelled (false).
     func wait(timeout: Duration) async -> Bool {
-        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int32(clamping: timeout.milliseconds)
         let inotifyFD = self.inotifyFD, wakeRead = self.wakeRead, wakeWrite = self.wakeWrite
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in

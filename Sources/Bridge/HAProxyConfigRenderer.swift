@@ -15,12 +15,12 @@ public enum HAProxyConfigRenderer {
             out += "    balance roundrobin\n"
             for line in backend.persistence.haproxyLines { out += "    \(line)\n" }
             let options = backend.serverOptions.isEmpty ? "" : " \(backend.serverOptions)"
-            out += "    server-template \(backend.serverPrefix) 1-\(backend.slots) 127.0.0.1:9\(options) disabled\n"
+            out += "    server-template \(backend.serverPrefix) 1-\(backend.slots) \(PlaceholderAddress.endpoint)\(options) disabled\n"
         }
         return out
     }
 
-    static func socketExample(_ address: RuntimeAPIAddress) -> String {
+    static func socketExample(_ address: RuntimeEndpoint) -> String {
         switch address {
         case .unix(let path): return path
         case .tcp(let host, let port): return host.contains(":") ? "ipv6@[\(host)]:\(port)" : "ipv4@\(host):\(port)"

@@ -1,0 +1,84 @@
+/// The typed face of the client: slot actions in, results carrying their action out; `show` answers parsed.
+extension RuntimeClient {
+    /// Sends every action in one pipelined batch and returns one result per action, in order.
+    ///
+    /// Throws only when the connection fails; `RuntimeError.completed` then counts the actions that were answered
+    /// (those took effect, the rest are unknown).
+    public func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
+        let lines = actions.map(\.line)
+        let outcomes = try await execute(lines)
+        var results: [ActionResult] = []
+        results.reserveCapacity(actions.count)
+        for (action, outcome) in zip(actions, outcomes) {
+            let status: ActionResult.Status = outcome.succeeded
+                ? .applied
+                : RuntimeAnswer.status(line: outcome.line, answer: outcome.answer)
+            results.append(ActionResult(action: action, answer: outcome.answer, status: status))
+        }
+        return results
+    }
+
+    /// Reads `show info` and `show servers state` in one round trip.
+    public func readLiveState() async throws(RuntimeError) -> LiveState {
+        let answers = try await raw(["show info", "show servers state"])
+        guard answers.count == 2 else { throw RuntimeError(kind: .unexpectedAnswer, message: "expected 2 answers, got \(answers.count)") }
+        do {
+            return LiveState(info: try RuntimeParsers.info(answers[0]), rows: try RuntimeParsers.serversState(answers[1]))
+        } catch {
+            throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
+        }
+    }
+
+    /// Current sessions per server for each backend (`show stat <backend> 4 -1`), in one round trip.
+    public func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
+        guard !backends.isEmpty else { return [:] }
+        let answers = try await raw(backends.map { "show stat \($0) 4 -1" })
+        var result: [String: [String: Int]] = [:]
+        for (backend, answer) in zip(backends, answers) {
+            do {
+                result[backend] = try RuntimeParsers.statSessions(answer)
+            } catch {
+                throw RuntimeError(kind: .unexpectedAnswer, message: "show stat \(backend): \(error.description)")
+            }
+        }
+        return result
+    }
+
+    /// `show info` over a new connection, for noticing a restart or reload between resyncs.
+    ///
+    /// A new connection each time: after a master-worker reload the persistent one still reaches the old worker,
+    /// which would answer with the old pid (and stay alive as long as we keep talking to it).
+    public func probeInfo() async throws(RuntimeError) -> HAProxyInfo {
+        let answers = try await probe(["show info"])
+        do {
+            return try RuntimeParsers.info(answers.first ?? "")
+        } catch {
+            throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
+        }
+    }
+
+    /// `show info`, parsed, over the persistent connection (also a cheap "is HAProxy answering?" check).
+    public func showInfo() async throws(RuntimeError) -> HAProxyInfo {
+        let answers = try await raw(["show info"])
+        do {
+            return try RuntimeParsers.info(answers.first ?? "")
+        } catch {
+            throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
+        }
+    }
+
+    /// `show servers state [backend]`, parsed.
+    public func showServersState(backend: String? = nil) async throws(RuntimeError) -> [ServerStateRow] {
+        let answers = try await raw([backend.map { "show servers state \($0)" } ?? "show servers state"])
+        do {
+            return try RuntimeParsers.serversState(answers.first ?? "")
+        } catch {
+            throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
+        }
+    }
+
+    /// Current sessions per server of `backend`.
+    public func showSessions(backend: String) async throws(RuntimeError) -> [String: Int] {
+        try await readSessions(backends: [backend])[backend] ?? [:]
+    }
+}
