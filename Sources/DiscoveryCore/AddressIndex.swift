@@ -13,12 +13,13 @@ public struct AddressIndex: Sendable {
         public var server: String
         public var address: String
         public var port: Int
-        public var endpoint: String { Endpoint.key(address: address, port: port) }
+        public let endpoint: String
 
         public init(server: String, address: String, port: Int) {
             self.server = server
             self.address = address
             self.port = port
+            endpoint = Endpoint.key(address: address, port: port)
         }
     }
 
@@ -38,9 +39,8 @@ public struct AddressIndex: Sendable {
     /// The server holding `endpoint` (never the placeholder, which every free server shares).
     public func server(at endpoint: String) -> String? { serverAt[endpoint] }
 
-    /// The commands that carry out `moves` without two servers sharing an address between any two of them.
-    public mutating func apply(_ moves: [Move], backend: String) -> [SlotAction] {
-        var out: [SlotAction] = []
+    /// Appends to `out` the commands that carry out `moves` without two servers sharing an address between any two.
+    public mutating func apply(_ moves: [Move], backend: String, to out: inout [SlotAction]) {
         var queue = moves
         while !queue.isEmpty {
             var blocked: [Move] = []
@@ -57,7 +57,6 @@ public struct AddressIndex: Sendable {
             }
             queue = blocked
         }
-        return out
     }
 
     private mutating func set(_ m: Move, backend: String) -> SlotAction {
@@ -66,4 +65,9 @@ public struct AddressIndex: Sendable {
         if m.endpoint != PlaceholderAddress.endpoint { serverAt[m.endpoint] = m.server }
         return .setAddress(backend: backend, server: m.server, address: m.address, port: m.port)
     }
+}
+
+extension LiveServer {
+    /// Whether HAProxy has the server at the placeholder (free, freshly added, or as haproxy.cfg declares it).
+    var isAtPlaceholder: Bool { address == PlaceholderAddress.host && port == PlaceholderAddress.port }
 }

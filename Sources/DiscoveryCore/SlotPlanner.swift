@@ -59,21 +59,40 @@ public enum SlotPlanner {
             slots[i] = Slot(server: slots[i].server, number: slots[i].number, dynamic: slots[i].dynamic, since: now)
         }
 
-        // Where each server's address is now: HAProxy's live view when known, else the table. HAProxy indexes servers by
-        // `ip:port` for `srvkey addr` and keeps only the first server at an address, so the plan never puts one address
-        // on two servers, not even between two commands.
-        func currentEndpoint(_ i: Int) -> String? {
-            if input.live != nil { return liveView(slots[i]).map { Endpoint.key(address: $0.address, port: $0.port) } }
-            return slots[i].endpoint
+        // Where each server's address is now, HAProxy's live view when known, else the table as given. HAProxy indexes
+        // servers by `ip:port` for `srvkey addr` and keeps only the first server at an address, so every address move
+        // goes through this index and no address is ever on two servers, not even between two commands. Built on first
+        // use: a plan without moves (the steady state) never pays for it.
+        var addressIndex: AddressIndex?
+        func withAddresses(_ body: (inout AddressIndex) -> Void) {
+            var index = addressIndex ?? {
+                var built = AddressIndex()
+                if input.live != nil {
+                    for i in slots.indices where !unusable.contains(i) {
+                        guard let l = liveView(slots[i]), !l.isAtPlaceholder else { continue }
+                        built.record(server: slots[i].server, endpoint: Endpoint.key(address: l.address, port: l.port))
+                    }
+                } else {
+                    for slot in input.slots.slots { if let ep = slot.endpoint { built.record(server: slot.server, endpoint: ep) } }
+                }
+                return built
+            }()
+            addressIndex = nil  // keeps the index uniquely referenced, so mutating it copies nothing
+            body(&index)
+            addressIndex = index
         }
-        var addresses = AddressIndex()
-        for i in slots.indices where !unusable.contains(i) {
-            if let ep = currentEndpoint(i) { addresses.record(server: slots[i].server, endpoint: ep) }
-        }
-        // Non-free slots by the endpoint the table gives them (the first one when an old table has two).
-        var holderOf: [String: Int] = [:]
-        for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
-            if let ep = slots[i].endpoint, holderOf[ep] == nil { holderOf[ep] = i }
+        // Non-free slots by the endpoint the table gives them (the first one when an old table has two), built when an
+        // instance moves.
+        var holders: [String: Int]?
+        func holder(of endpoint: String) -> Int? {
+            if holders == nil {
+                var built: [String: Int] = [:]
+                for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
+                    if let ep = slots[i].endpoint, built[ep] == nil { built[ep] = i }
+                }
+                holders = built
+            }
+            return holders?[endpoint]
         }
 
         // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances). An instance whose new
@@ -121,7 +140,8 @@ public enum SlotPlanner {
                 var waiting: [Int] = []
                 for i in pending {
                     guard let id = slots[i].instanceID, let d = desiredByID[id] else { continue }
-                    guard let j = holderOf[d.endpoint], j != i, !matched.contains(j) else {
+                    let stays = slots[i].address == d.address && slots[i].port == d.port
+                    guard !stays, let j = holder(of: d.endpoint), j != i, !matched.contains(j) else {
                         // Its address is free, its own, or held by a slot whose instance moves away: moved in place.
                         match(d, to: i)
                         progress = true
@@ -151,7 +171,7 @@ public enum SlotPlanner {
         for i in slots.indices where !matched.contains(i) && slots[i].state != .free {
             if let id = slots[i].instanceID, placed.contains(id) { slots[i].instanceID = nil }
         }
-        commands.append(contentsOf: addresses.apply(moves, backend: backend))
+        if !moves.isEmpty { withAddresses { $0.apply(moves, backend: backend, to: &commands) } }
         commands.append(contentsOf: afterMoves)
 
         // Drains start after the newcomers are ready (sent at the end of the batch), so a swap never leaves the
@@ -185,8 +205,6 @@ public enum SlotPlanner {
             var freed = s
             freed.state = .free
             freed.instanceID = nil
-            freed.address = nil
-            freed.port = nil
             freed.since = now
             freed.drainDeadline = nil
             slots[i] = freed
@@ -215,18 +233,19 @@ public enum SlotPlanner {
                         if cfg.usesChecks { commands.append(.enableHealth(backend: backend, server: name)) }
                         changes.append(SlotChange(kind: .added, server: name, instanceID: nil, detail: "growth step of \(step)"))
                         slots.append(Slot(server: name, number: n, dynamic: true, since: now))
-                        addresses.record(server: name, endpoint: PlaceholderAddress.endpoint)
                         freeSlots.append(slots.count - 1)
                     }
                 }
                 // The free slot HAProxy still has at this address (a table from before placeholders) avoids a duplicate.
-                if let held = addresses.server(at: d.endpoint), let k = freeSlots[cursor...].firstIndex(where: { slots[$0].server == held }) {
+                var held: String?
+                withAddresses { held = $0.server(at: d.endpoint) }
+                if let held, let k = freeSlots[cursor...].firstIndex(where: { slots[$0].server == held }) {
                     freeSlots.swapAt(cursor, k)
                 }
                 let i = freeSlots[cursor]
                 cursor += 1
                 var s = slots[i]
-                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: s.server, address: d.address, port: d.port)], backend: backend))
+                withAddresses { $0.apply([AddressIndex.Move(server: s.server, address: d.address, port: d.port)], backend: backend, to: &commands) }
                 // The weight HAProxy has, not the table's: a free slot's remembered weight is not kept in sync (a
                 // restart or an `add server` resets it to 1 while the table keeps the last occupant's). Unknown live
                 // state always sends it; a matching one saves a command per instance (a third of a cold sync).
@@ -250,13 +269,21 @@ public enum SlotPlanner {
 
         // A free slot goes back to the placeholder, so its old address is never on two servers when it comes back.
         for i in slots.indices where !unusable.contains(i) && slots[i].state == .free {
+            let stale: Bool
+            if let index = addressIndex {
+                stale = index.endpoint(of: slots[i].server).map { $0 != PlaceholderAddress.endpoint } ?? false
+            } else if input.live != nil {
+                stale = liveView(slots[i]).map { !$0.isAtPlaceholder } ?? false
+            } else {
+                stale = slots[i].address != nil
+            }
             slots[i].address = nil
             slots[i].port = nil
-            if let ep = addresses.endpoint(of: slots[i].server), ep != PlaceholderAddress.endpoint {
-                commands.append(contentsOf: addresses.apply([AddressIndex.Move(server: slots[i].server, address: PlaceholderAddress.host, port: PlaceholderAddress.port)], backend: backend))
-                if !freedNow.contains(slots[i].server) {
-                    changes.append(SlotChange(kind: .repaired, server: slots[i].server, instanceID: nil, detail: "free slot back to the placeholder (was \(ep))"))
-                }
+            guard stale else { continue }
+            let server = slots[i].server
+            withAddresses { $0.apply([AddressIndex.Move(server: server, address: PlaceholderAddress.host, port: PlaceholderAddress.port)], backend: backend, to: &commands) }
+            if !freedNow.contains(server) {
+                changes.append(SlotChange(kind: .repaired, server: server, instanceID: nil, detail: "free slot back to the placeholder"))
             }
         }
 
@@ -276,7 +303,7 @@ public enum SlotPlanner {
                     }
                 case .active, .draining:
                     if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|address") {
-                        repairs.append(contentsOf: addresses.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend))
+                        withAddresses { $0.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend, to: &repairs) }
                     }
                     if l.weight != s.weight, !commanded.contains("\(s.server)|weight") {
                         repairs.append(.setWeight(backend: backend, server: s.server, weight: s.weight))
