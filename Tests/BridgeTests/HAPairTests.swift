@@ -228,4 +228,28 @@ final class HAPairTests: XCTestCase {
         print("HA pair: \(changes) random changes, tables identical on both hosts; \(grown) slot(s) added by growth")
         XCTAssertGreaterThan(grown, 0, "the history grew the backends")
     }
+
+    func test_servers_added_by_growth_get_their_dynamic_cookie_on_both_hosts() async throws {
+        let servers = try await HTTPBackends(count: 3)
+        http = servers
+        let p = servers.ports
+        // One template slot: the second and third instances land on servers added at runtime.
+        let (a, b) = try await startPair(slots: 1, growth: #", "growth": {"mode": "add_server", "increment": 1, "max_slots": 4}"#)
+        for h in [a, b] {
+            try h.writeInstances([("g1", p[0]), ("g2", p[1]), ("g3", p[2])])
+            try h.startBridge()
+        }
+        for h in [a, b] { try await h.waitServing(p, backends: ["web_cookie"]) }
+        var cookies: [String: Int] = [:]
+        for _ in 0..<9 {
+            let r = try await PairRequest.send(port: try frontend(a, "web_cookie"))
+            XCTAssertNotEqual(r.setCookie, "SRVID=", "every server has a dynamic cookie, added ones too")
+            if let cookie = r.setCookie, let port = r.port { cookies[cookie] = port }
+        }
+        XCTAssertEqual(Set(cookies.values), Set(p), "\(cookies)")
+        for (cookie, port) in cookies {
+            let viaB = try await PairRequest.send(port: try frontend(b, "web_cookie"), cookie: cookie).port
+            XCTAssertEqual(viaB, port, "\(cookie) through B")
+        }
+    }
 }
