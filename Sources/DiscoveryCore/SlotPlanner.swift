@@ -4,6 +4,11 @@
 /// slot is freed (`maint`) only once its sessions reach 0 or its drain deadline passes; a draining slot is never
 /// reused; when slots run out, `add_server` growth adds `increment` servers at a time up to `max_slots`.
 /// Live state that differs from the table (HAProxy restarted, someone changed a server by hand) is repaired.
+///
+/// No address is ever on two servers (HAProxy's `srvkey addr` index keeps only the first, see `AddressIndex`): a
+/// free slot sits at the placeholder, address moves are ordered, and an instance whose new address is held by a slot
+/// whose instance is gone takes that slot. New instances of one batch take free slots in instance-id order, so two
+/// bridges fed the same snapshots build identical tables (the slot names of an HA pair agree).
 public enum SlotPlanner {
     public static func plan(_ input: PlannerInput) -> BackendPlan {
         let cfg = input.backend
