@@ -19,12 +19,18 @@ release: deps
 	$(SWIFT) build -c release --product discovery-bridge
 
 # The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake), CI-sized
-# drills, then a smoke run of the release binary (some faults exist only in optimised builds).
+# drills, then a smoke run of the release binary (some faults exist only in optimised builds). The last line is
+# `N passed, N failed` (XCTest's parallel mode prints no total); any failure fails the target.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
-	$(SWIFT) build -c release --product discovery-bridge
-	scripts/release-smoke.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"
+	@rm -f .build/test-results.xml; set -o pipefail; \
+	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS) --xunit-output .build/test-results.xml 2>&1 | tee .build/test-output.log; tests=$$?; \
+	smoke=; \
+	if [ $$tests = 0 ]; then \
+	  $(SWIFT) build -c release --product discovery-bridge && \
+	  scripts/release-smoke.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"; smoke="--check release-smoke=$$?"; \
+	fi; \
+	scripts/test-summary.py .build/test-results.xml .build/test-output.log $$tests $$smoke
 
 # A local HAProxy on loopback fed by the file provider; Ctrl-C stops everything it started.
 demo: build

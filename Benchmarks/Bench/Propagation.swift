@@ -72,7 +72,7 @@ enum Propagation {
         let poller = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(2))
         defer { poller.close() }
         _ = try await waitVisible(poller, start: .now, expected, a: a, b: b)
-        let before = await bridge.counters()?.applyLatencies.count ?? 0
+        let before = bridge.applyLatencies().count
         var totals: [Double] = []
         for i in 0..<changes {
             expected.step(i)
@@ -81,14 +81,14 @@ enum Propagation {
             try bridge.writeInstances(text)
             totals.append(try await waitVisible(poller, start: start, expected, a: a, b: b).ms)
         }
-        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(before).map { $0 * 1000 }
+        let applied = bridge.applyLatencies().dropFirst(before).map { $0 * 1000 }
         await bridge.cleanup()
         let s = Summary(totals), r = Summary(Array(applied))
         print("  file provider, \(changes) changes (atomic rename → visible in show servers state):")
         report.add(bench, "file: median rename→visible", s.median, "ms")
         report.atMost(bench, "file: p99 rename→visible", s.p99, "ms", limit: targetMs, note: "the rename is the provider's answer")
         report.add(bench, "file: max rename→visible", s.max, "ms")
-        report.add(bench, "file: reconciler change→ack median", r.median, "ms", note: "counters.applyLatencies, \(r.count) samples")
+        report.add(bench, "file: reconciler change→ack median", r.median, "ms", note: "post-batch hook, \(r.count) samples")
         report.add(bench, "file: reconciler change→ack p99", r.p99, "ms")
         report.add(bench, "file: reconciler change→ack max", r.max, "ms")
     }
@@ -115,7 +115,7 @@ enum Propagation {
         let poller = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(2))
         defer { poller.close() }
         _ = try await waitVisible(poller, start: .now, expected, a: a, b: b)
-        let before = await bridge.counters()?.applyLatencies.count ?? 0
+        let before = bridge.applyLatencies().count
         var totals: [Double] = [], afterAnswer: [Double] = [], controls: [Double] = []
         for i in 0..<changes {
             try await Task.sleep(for: .milliseconds(110))
@@ -136,7 +136,7 @@ enum Propagation {
             controls.append((answered - start).ms)
             afterAnswer.append(total.ms - (answered - start).ms)
         }
-        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(before).map { $0 * 1000 }
+        let applied = bridge.applyLatencies().dropFirst(before).map { $0 * 1000 }
         await bridge.cleanup()
         let s = Summary(totals), c = Summary(controls), r = Summary(Array(applied)), after = Summary(afterAnswer)
         print("  Consul fake, \(changes) changes (register/deregister/re-weight via the control API → visible):")
@@ -145,7 +145,7 @@ enum Propagation {
         report.add(bench, "consul: max change→visible", s.max, "ms")
         report.add(bench, "consul: median control call (fake)", c.median, "ms")
         report.add(bench, "consul: p99 after control call returned", after.p99, "ms")
-        report.add(bench, "consul: reconciler change→ack median", r.median, "ms", note: "counters.applyLatencies, \(r.count) samples")
+        report.add(bench, "consul: reconciler change→ack median", r.median, "ms", note: "post-batch hook, \(r.count) samples")
         report.add(bench, "consul: reconciler change→ack p99", r.p99, "ms")
         report.add(bench, "consul: reconciler change→ack max", r.max, "ms")
     }

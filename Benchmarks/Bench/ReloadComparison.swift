@@ -101,7 +101,7 @@ enum ReloadComparison {
         // Changes start once the bridge's first full sync is acknowledged (be0 serves before the 30k-command batch ends).
         try await eventually("the bridge's first sync", timeout: .seconds(60), every: .milliseconds(5)) { bridge.firstSync.withLock { $0 } != nil }
         let bridgeChange: @Sendable (Int) async throws -> Void = { port in try bridge.writeInstances(instances(port)) }
-        let appliedBefore = await bridge.counters()?.applyLatencies.count ?? 0
+        let appliedBefore = bridge.applyLatencies().count
         let bridgeTimes = try await measureSingles("bridge path", singles, front: front, ports: ports, current: &current, settle: .milliseconds(100), bridgeChange)
         let parseTimes = try (0..<5).map { _ -> Double in
             let bytes = Array(instances(current).utf8)
@@ -109,13 +109,13 @@ enum ReloadComparison {
             _ = try InstancesFile.parse(bytes, file: "instances.json")
             return (ContinuousClock.now - t).ms
         }
-        let applied = (await bridge.counters()?.applyLatencies ?? []).dropFirst(appliedBefore).map { $0 * 1000 }
+        let applied = bridge.applyLatencies().dropFirst(appliedBefore).map { $0 * 1000 }
         print("  bridge path, each change → serving: \(bridgeTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms; reconciler change→ack: \(applied.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         print("  reload path, each change → serving: \(reloadTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
             let lines = bridge.control?.executed.withLock { $0.map(\.line) } ?? []
             print("  DEBUG last commands:\n    " + lines.suffix(12).joined(separator: "\n    "))
-            print("  DEBUG applyLatencies ms: \(((await bridge.counters())?.applyLatencies ?? []).suffix(8).map { Int($0 * 1000) })")
+            print("  DEBUG applyLatencies ms: \(bridge.applyLatencies().suffix(8).map { Int($0 * 1000) })")
         }
         let bridgeLoad = try await underLoad("bridge path", changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(100), bridgeChange)
         await bridge.cleanup()
@@ -156,7 +156,7 @@ enum ReloadComparison {
         report.add(bench, "reload: change→serving (median of \(singles))", r.median, "ms", note: String(format: "render + SIGUSR2 + new worker; max %.1f ms", r.max))
         report.add(bench, "bridge: change→serving (median of \(singles))", b.median, "ms", note: String(format: "rewrite 10k-instance file + bridge; max %.1f ms", b.max))
         report.add(bench, "bridge: parsing the 10k-instance file (median)", p.median, "ms", note: "InstancesFile.parse, part of the bridge path")
-        report.add(bench, "bridge: reconciler change→ack (median)", a.median, "ms", note: String(format: "counters.applyLatencies of those changes (%d); max %.1f ms", a.count, a.max))
+        report.add(bench, "bridge: reconciler change→ack (median)", a.median, "ms", note: String(format: "post-batch hook, those changes (%d); max %.1f ms", a.count, a.max))
         let c = Summary(consulTimes)
         report.add(bench, "bridge via Consul: change→serving (median of \(singles))", c.median, "ms", note: String(format: "re-registration in the Consul fake + bridge; max %.1f ms", c.max))
         report.atLeast(bench, "speed-up reload / bridge via Consul (the consul-template case)", r.median / c.median, "x", limit: 100)

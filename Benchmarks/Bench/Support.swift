@@ -219,13 +219,16 @@ final class RecordingControl: HAProxyControl {
     func close() { inner.close() }
 }
 
-/// An in-process bridge wired as `run` wires it (ConfigLoader, RuntimeClient, Reconciler, BridgeSink, providers).
+/// An in-process bridge built by the same composition root as `run`, its HAProxy connection recorded.
 final class InProcessBridge: @unchecked Sendable {
     let dir: TemporaryDirectory
-    private(set) var reconciler: Reconciler?
+    private(set) var assembly: BridgeAssembly?
+    var reconciler: Reconciler? { assembly?.reconciler }
     private(set) var control: RecordingControl?
-    private var tasks: [Task<Void, Never>] = []
+    private var running: Task<Void, Never>?
     let firstSync = Mutex<ContinuousClock.Instant?>(nil)
+    /// Change-to-applied seconds of every batch, seen through the post-batch hook.
+    let applied = Mutex<[Double]>([])
     private var cleanupID: Int?
 
     var configPath: String { dir.file("config.json") }
@@ -254,30 +257,27 @@ final class InProcessBridge: @unchecked Sendable {
     func start() async throws {
         var logger = Logger(label: "bench-bridge")
         logger.logLevel = .error
-        let loaded = try ConfigLoader(factories: [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()], logger: logger).load(path: configPath)
-        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
-        let control = RecordingControl(client)
+        let factories: [any ProviderFactory] = [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()]
+        let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: configPath)
+        let control = RecordingControl(RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger))
         self.control = control
-        let reconciler = Reconciler(config: loaded.config, haproxy: control, store: StateStore(path: loaded.config.stateFile), logger: logger)
-        self.reconciler = reconciler
-        await reconciler.onFirstSync { [self] in firstSync.withLock { $0 = .now } }
-        let sink = BridgeSink(reconciler: reconciler, health: ProviderHealth(providers: loaded.providers))
-        tasks.append(Task { await reconciler.run() })
-        for provider in loaded.providers {
-            tasks.append(Task { try? await provider.run(sink: sink) })
-        }
+        var options = BridgeAssembly.Options.inProcess
+        options.haproxy = { _, _ in control }
+        options.afterBatch = { [self] batch in self.applied.withLock { $0.append(contentsOf: batch.changeToApplied) } }
+        let assembly = BridgeAssembly(loaded: loaded, factories: factories, logger: logger, options: options)
+        self.assembly = assembly
+        await assembly.reconciler.onFirstSync { [self] in firstSync.withLock { $0 = .now } }
+        running = Task { try? await assembly.run() }
     }
 
-    func counters() async -> Reconciler.Counters? {
-        await reconciler?.counters
-    }
+    /// Change-to-applied latencies recorded so far, oldest first.
+    func applyLatencies() -> [Double] { applied.withLock { $0 } }
 
     func stop() async {
-        for t in tasks.dropFirst() { t.cancel() }
-        reconciler?.stop()
-        for t in tasks { await t.value }
-        tasks = []
-        reconciler = nil
+        await assembly?.shutdown()
+        await running?.value
+        running = nil
+        assembly = nil
     }
 
     func cleanup() async {

@@ -2,12 +2,17 @@ import DiscoveryCore
 import Prometheus
 import Synchronization
 
-/// The bridge's Prometheus metrics. Gauges are refreshed from the reconciler and provider health at scrape time;
-/// counters mirror the reconciler's running totals; the change-to-applied latency is recorded as it happens.
+/// The bridge's Prometheus metrics.
+///
+/// Counters are incremented where the thing they count happens (`count`); gauges describe state and are set from
+/// the reconciler and provider health at scrape time; the change-to-applied latency is recorded as it happens.
 public final class BridgeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let applyLatency: DurationHistogram
-    private let mirrored = Mutex<[String: Int]>([:])
+    private let counters: [BridgeCounter: Counter]
+    private let totals = Mutex<[String: Int]>([:])
+    /// Gauges set by the last scrape, by series.
+    private let scraped = Mutex<[String: Gauge]>([:])
 
     public init() {
         applyLatency = registry.makeDurationHistogram(
@@ -18,6 +23,33 @@ public final class BridgeMetrics: Sendable {
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
                       .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
         )
+        var made: [BridgeCounter: Counter] = [:]
+        for c in BridgeCounter.allCases {
+            made[c] = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: c.rawValue, unitName: "", helpText: c.help))
+        }
+        counters = made
+    }
+
+    /// Adds `amount` to a counter.
+    public func count(_ counter: BridgeCounter, by amount: Int = 1) {
+        guard amount > 0 else { return }
+        counters[counter]?.increment(by: Int64(amount))
+        totals.withLock { $0[counter.rawValue, default: 0] += amount }
+    }
+
+    /// A counter's value so far (what `/metrics` reports), for tests and `status`.
+    public func total(_ counter: BridgeCounter) -> Int { totals.withLock { $0[counter.rawValue] ?? 0 } }
+
+    /// Counts one round trip of `provider` to its source.
+    public func countProviderRequest(_ provider: String, failed: Bool) {
+        registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "discovery_bridge_provider_requests_total", unitName: "",
+            helpText: "Provider round trips to their source (successes and failures)."), labels: [("provider", provider)]).increment()
+        if failed {
+            registry.makeCounter(descriptor: MetricNameDescriptor(
+                metricName: "discovery_bridge_provider_errors_total", unitName: "",
+                helpText: "Provider round trips that failed."), labels: [("provider", provider)]).increment()
+        }
     }
 
     /// Records one change-to-applied latency.
@@ -25,73 +57,48 @@ public final class BridgeMetrics: Sendable {
         applyLatency.record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
-    /// Brings a counter up to `total` (counters only grow; a smaller total is ignored).
-    private func mirror(_ name: String, labels: [(String, String)] = [], total: Int, help: String) {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        let delta = mirrored.withLock { m -> Int in
-            let d = total - (m[key] ?? 0)
-            if d > 0 { m[key] = total }
-            return d
-        }
-        let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
-        if delta > 0 { counter.increment(by: Int64(delta)) }
+    /// Sets a gauge and remembers it for this scrape, so `refresh` can drop gauges nothing set any more.
+    private func gauge(_ name: String, labels: [(String, String)] = [], _ value: Double, help: String, into seen: inout [String: Gauge]) {
+        let g = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        g.set(value)
+        seen[name + labels.map { "|\($0.0)=\($0.1)" }.joined()] = g
     }
 
-    private func gauge(_ name: String, labels: [(String, String)] = [], _ value: Double, help: String) {
-        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(value)
-    }
-
-    /// Updates every gauge and counter from the current state.
-    public func refresh(reconciler: Reconciler, health: ProviderHealth) async {
-        let tables = await reconciler.slotTables()
-        let unslotted = await reconciler.unslotted()
-        let holds = await reconciler.guardHolds()
-        let counters = await reconciler.counters
-        let discovered = await reconciler.discoveredCounts()
-        let config = await reconciler.config
-        let lastError = await reconciler.lastError
-        let hasSynced = await reconciler.hasSynced
-        let synced = lastError == nil && hasSynced
-
-        for backend in config.backends {
-            let c = tables[backend.name]?.counts ?? (total: 0, active: 0, draining: 0, free: 0)
+    /// Sets every gauge from the current state (counters are counted as things happen, not here).
+    public func refresh(view: ReconcilerView, health: ProviderHealth, stateWriteFailing: Bool) {
+        var seen: [String: Gauge] = [:]
+        for backend in view.config.backends {
+            let c = view.tables[backend.name]?.counts ?? (total: 0, active: 0, draining: 0, free: 0)
             for (state, value) in [("total", c.total), ("used", c.active), ("draining", c.draining), ("free", c.free)] {
                 gauge("discovery_bridge_slots", labels: [("backend", backend.name), ("state", state)], Double(value),
-                      help: "Slots per backend: total, used (active), draining, free.")
+                      help: "Slots per backend: total, used (active), draining, free.", into: &seen)
             }
-            gauge("discovery_bridge_unslotted_instances", labels: [("backend", backend.name)], Double(unslotted[backend.name]?.count ?? 0),
-                  help: "Desired instances that found no slot.")
-            gauge("discovery_bridge_guard_holding", labels: [("backend", backend.name)], holds[backend.name] == nil ? 0 : 1,
-                  help: "1 while the guard holds a destructive change for the backend.")
+            gauge("discovery_bridge_unslotted_instances", labels: [("backend", backend.name)], Double(view.unslotted[backend.name]?.count ?? 0),
+                  help: "Desired instances that found no slot.", into: &seen)
+            gauge("discovery_bridge_guard_holding", labels: [("backend", backend.name)], view.holds[backend.name] == nil ? 0 : 1,
+                  help: "1 while the guard holds a destructive change for the backend.", into: &seen)
             for source in backend.sources {
                 gauge("discovery_bridge_instances_discovered", labels: [("provider", source.provider), ("service", source.service), ("backend", backend.name)],
-                      Double(discovered[source.key] ?? 0), help: "Instances in the provider's latest snapshot of the source.")
+                      Double(view.discovered[source.key] ?? 0), help: "Instances in the provider's latest snapshot of the source.", into: &seen)
             }
         }
         let now = ContinuousClock.now
+        let stale = Set(health.staleProviders(now: now))
         for (provider, entry) in health.snapshot {
-            mirror("discovery_bridge_provider_requests_total", labels: [("provider", provider)], total: entry.successes + entry.failures,
-                   help: "Provider round trips to their source (successes and failures).")
-            mirror("discovery_bridge_provider_errors_total", labels: [("provider", provider)], total: entry.failures,
-                   help: "Provider round trips that failed.")
             let age = entry.lastSuccess.map { (now - $0).seconds } ?? -1
             gauge("discovery_bridge_provider_seconds_since_success", labels: [("provider", provider)], age,
-                  help: "Seconds since the provider last answered successfully (-1: never).")
-            gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], health.staleProviders(now: now).contains(provider) ? 1 : 0,
-                  help: "1 when the provider has not answered within its staleness limit.")
+                  help: "Seconds since the provider last answered successfully (-1: never).", into: &seen)
+            gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], stale.contains(provider) ? 1 : 0,
+                  help: "1 when the provider has not answered within its staleness limit.", into: &seen)
         }
-        mirror("discovery_bridge_runtime_commands_total", total: counters.commandsSent, help: "Runtime API commands sent to HAProxy.")
-        mirror("discovery_bridge_runtime_command_failures_total", total: counters.commandsFailed, help: "Runtime API commands HAProxy refused.")
-        mirror("discovery_bridge_haproxy_errors_total", total: counters.haproxyErrors, help: "Failed attempts to reach or read HAProxy.")
-        mirror("discovery_bridge_haproxy_restarts_total", total: counters.haproxyRestarts, help: "HAProxy restarts or reloads detected.")
-        mirror("discovery_bridge_guard_holds_total", total: counters.guardHolds, help: "Destructive changes held by the guard.")
-        mirror("discovery_bridge_guard_releases_total", total: counters.guardReleases, help: "Held changes later applied.")
-        mirror("discovery_bridge_reconcile_cycles_total", total: counters.cycles, help: "Reconciliation cycles.")
-        gauge("discovery_bridge_haproxy_synced", synced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.")
-        let writes = reconciler.stateWriteCounters
-        mirror("discovery_bridge_state_writes_total", total: writes.writes, help: "State file writes.")
-        mirror("discovery_bridge_state_write_failures_total", total: writes.failures, help: "Failed state file writes.")
-        gauge("discovery_bridge_state_write_failing", reconciler.stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.")
+        gauge("discovery_bridge_haproxy_synced", view.lastError == nil && view.hasSynced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.", into: &seen)
+        gauge("discovery_bridge_state_write_failing", stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.", into: &seen)
+        // A backend or provider a reload removed leaves no frozen series behind (a stale=1 would alert forever).
+        let gone = scraped.withLock { old -> [Gauge] in
+            defer { old = seen }
+            return old.filter { seen[$0.key] == nil }.map(\.value)
+        }
+        for g in gone { registry.unregisterGauge(g) }
     }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }

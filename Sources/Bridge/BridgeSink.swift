@@ -1,6 +1,7 @@
 import DiscoveryCore
 
-/// The sink providers publish into: snapshots go to the reconciler, successes and failures to `ProviderHealth`.
+/// The sink one provider set publishes into: snapshots go to the reconciler, successes and failures to that set's
+/// `ProviderHealth`.
 public struct BridgeSink: ProviderSink {
     let reconciler: Reconciler
     let health: ProviderHealth

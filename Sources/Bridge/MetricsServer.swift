@@ -8,21 +8,28 @@ import ServiceLifecycle
 
 /// Serves `GET /metrics` (Prometheus text), `GET /healthz` (200 while fresh, else 503) and `GET /status`
 /// (the slot table as JSON) on `metrics.listen`.
-public struct MetricsServer: Service {
+///
+/// Graceful shutdown closes the listener and ends the service normally (a stopped bridge exits 0).
+public struct MetricsServer: Service, CustomStringConvertible {
+    /// Names the service only: the service group logs it, and its fields may hold credentials.
+    public var description: String { "MetricsServer(\(settings.host):\(settings.port))" }
+
     let settings: MetricsSettings
     let metrics: BridgeMetrics
     let reconciler: Reconciler
-    let health: ProviderHealth
+    let providers: ProviderSupervisor
     let logger: Logger
     /// Called with the bound port once listening (useful with port 0).
     let onListening: @Sendable (Int) -> Void
 
-    public init(settings: MetricsSettings, metrics: BridgeMetrics, reconciler: Reconciler, health: ProviderHealth, logger: Logger,
+    var health: ProviderHealth { providers.health }
+
+    public init(settings: MetricsSettings, metrics: BridgeMetrics, reconciler: Reconciler, providers: ProviderSupervisor, logger: Logger,
                 onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.settings = settings
         self.metrics = metrics
         self.reconciler = reconciler
-        self.health = health
+        self.providers = providers
         self.logger = logger
         self.onListening = onListening
     }
@@ -40,14 +47,20 @@ public struct MetricsServer: Service {
         let port = server.channel.localAddress?.port ?? settings.port
         logger.info("metrics endpoint listening", metadata: ["listen": "\(settings.host):\(port)"])
         onListening(port)
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
             }
+        } catch where Task.isShuttingDownGracefully {
+            // Graceful shutdown cancels the accept loop, which ends in a CancellationError (or a closed channel):
+            // that is how this service is asked to stop, not a failure, so the bridge still exits 0.
+            logger.debug("metrics endpoint closed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -97,7 +110,7 @@ public struct MetricsServer: Service {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch path {
         case "/metrics":
-            await metrics.refresh(reconciler: reconciler, health: health)
+            metrics.refresh(view: await reconciler.view(), health: health, stateWriteFailing: reconciler.stateWriteFailing)
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
         case "/healthz":
             let (fresh, reason) = await freshness()
@@ -111,19 +124,21 @@ public struct MetricsServer: Service {
 
     /// Fresh: HAProxy reached by the last reconciliation, and every provider answered within its staleness limit.
     func freshness() async -> (Bool, String) {
+        freshness(await reconciler.view())
+    }
+
+    func freshness(_ view: ReconcilerView) -> (Bool, String) {
         var problems: [String] = []
-        if !(await reconciler.hasSynced) { problems.append("not yet synchronised with HAProxy") }
-        if let error = await reconciler.lastError { problems.append(error) }
+        if !view.hasSynced { problems.append("not yet synchronised with HAProxy") }
+        if let error = view.lastError { problems.append(error) }
         let stale = health.staleProviders()
         if !stale.isEmpty { problems.append("stale providers: \(stale.joined(separator: ", "))") }
         return (problems.isEmpty, problems.joined(separator: "; "))
     }
 
     func statusJSON() async -> String {
-        let tables = await reconciler.slotTables()
-        let holds = await reconciler.guardHolds()
-        let unslotted = await reconciler.unslotted()
-        let config = await reconciler.config
+        let view = await reconciler.view()
+        let (tables, holds, unslotted, config) = (view.tables, view.holds, view.unslotted, view.config)
         var backends: [String: StatusReport.Backend] = [:]
         for backend in config.backends {
             backends[backend.name] = StatusReport.Backend(
@@ -138,10 +153,10 @@ public struct MetricsServer: Service {
                 secondsSinceSuccess: entry.lastSuccess.map { (now - $0).seconds }, lastError: entry.lastError
             )
         }
-        let (fresh, reason) = await freshness()
+        let (fresh, reason) = freshness(view)
         let report = StatusReport(
             backends: backends, providers: providers, fresh: fresh, problems: fresh ? nil : reason,
-            lastSync: await reconciler.lastSync.map { ISO8601DateFormatter().string(from: $0) }
+            lastSync: view.lastSync.map { ISO8601DateFormatter().string(from: $0) }
         )
         return StatusJSON.encode(report)
     }

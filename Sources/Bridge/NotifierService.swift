@@ -4,14 +4,29 @@ import Logging
 import ServiceLifecycle
 
 /// Tells systemd how the bridge is doing: READY=1 after the first reconciliation, STATUS= lines, and WATCHDOG=1
-/// only while every provider is fresh, so systemd restarts a bridge whose watches are wedged.
-struct NotifierService: Service {
+/// only while every provider of the running set is fresh, so systemd restarts a bridge whose watches are wedged.
+///
+/// Sends never block (see `SystemdNotifier`); a dropped notification is counted in
+/// `discovery_bridge_systemd_notifications_dropped_total`.
+public struct NotifierService: Service, CustomStringConvertible {
+    /// Names the service only: the service group logs it, and its fields may hold credentials.
+    public var description: String { "NotifierService" }
+
     let notifier: SystemdNotifier
     let reconciler: Reconciler
-    let health: ProviderHealth
+    let providers: ProviderSupervisor
+    let metrics: BridgeMetrics
     let logger: Logger
 
-    func run() async throws {
+    public init(notifier: SystemdNotifier, reconciler: Reconciler, providers: ProviderSupervisor, metrics: BridgeMetrics, logger: Logger) {
+        self.notifier = notifier
+        self.reconciler = reconciler
+        self.providers = providers
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async {
         guard notifier.isEnabled else {
             // Not under systemd: stay until shutdown, since a service that returns early stops the group.
             try? await gracefulShutdown()
@@ -19,16 +34,28 @@ struct NotifierService: Service {
         }
         let ready = Wakeup()
         await reconciler.onFirstSync { ready.signal() }
-        _ = await withGracefulShutdownHandler {
-            await ready.wait(until: nil)
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled, !(await reconciler.isReady) {
+                await ready.wait(until: nil)
+            }
         } onGracefulShutdown: {
             ready.signal()
         }
-        guard await reconciler.isReady else { return }
-        notifier.notify("READY=1\nSTATUS=\(await statusLine())")
-        logger.info("told systemd we are ready")
-        try? await cancelWhenGracefulShutdown { try await self.heartbeat() }
-        notifier.notify("STOPPING=1")
+        if await reconciler.isReady, !Task.isShuttingDownGracefully {
+            send("READY=1\nSTATUS=\(await statusLine())")
+            logger.info("told systemd we are ready")
+            try? await cancelWhenGracefulShutdown { try await self.heartbeat() }
+        } else {
+            try? await gracefulShutdown()
+        }
+        send("STOPPING=1")
+    }
+
+    func send(_ message: String) {
+        if notifier.notify(message) == .dropped {
+            metrics.count(.notificationsDropped)
+            logger.debug("systemd notification dropped: its socket is full or gone")
+        }
     }
 
     /// Sends STATUS= (and WATCHDOG=1 while discovery is fresh) until cancelled.
@@ -37,7 +64,7 @@ struct NotifierService: Service {
         var wasStale = false
         while true {
             try await Task.sleep(for: interval)
-            let stale = health.staleProviders()
+            let stale = providers.health.staleProviders()
             var message = "STATUS=\(await statusLine())"
             if stale.isEmpty {
                 if notifier.watchdogInterval != nil { message += "\nWATCHDOG=1" }
@@ -46,21 +73,21 @@ struct NotifierService: Service {
                 logger.error("discovery stale; withholding the systemd watchdog", metadata: ["providers": "\(stale.joined(separator: ","))"])
             }
             wasStale = !stale.isEmpty
-            notifier.notify(message)
+            send(message)
         }
     }
 
     func statusLine() async -> String {
-        let tables = await reconciler.slotTables()
+        let view = await reconciler.view()
         var total = 0, used = 0, draining = 0
-        for t in tables.values {
+        for t in view.tables.values {
             let c = t.counts
             total += c.total
             used += c.active
             draining += c.draining
         }
-        let last = await reconciler.lastSync.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
-        let stale = health.staleProviders()
-        return "\(tables.count) backends, \(used)/\(total) slots used, \(draining) draining, last sync \(last)\(stale.isEmpty ? "" : ", stale: \(stale.joined(separator: ","))")"
+        let last = view.lastSync.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+        let stale = providers.health.staleProviders()
+        return "\(view.tables.count) backends, \(used)/\(total) slots used, \(draining) draining, last sync \(last)\(stale.isEmpty ? "" : ", stale: \(stale.joined(separator: ","))")"
     }
 }

@@ -1,7 +1,12 @@
 import DiscoveryCore
 import Synchronization
 
-/// When each provider last answered, so the watchdog and `/healthz` can tell fresh discovery from wedged.
+/// When each provider of one provider set last answered, so the watchdog and `/healthz` can tell fresh discovery
+/// from wedged.
+///
+/// It knows exactly the providers it was built with, each with its own staleness limit: a reload builds a new one
+/// together with the new providers (`ProviderSet`), so a removed provider is forgotten and an added one is judged
+/// by its own limit. Reports for providers it does not know (late answers from a replaced set) are ignored.
 public final class ProviderHealth: Sendable {
     public struct Entry: Sendable {
         public var lastSuccess: ContinuousClock.Instant?
@@ -10,32 +15,47 @@ public final class ProviderHealth: Sendable {
         public var successes: Int
         public var failures: Int
         public var stalenessLimit: Duration
+        /// Since when a provider that never answered counts its staleness (its set's start).
+        public var since: ContinuousClock.Instant
     }
 
     private let entries: Mutex<[String: Entry]>
-    private let started = ContinuousClock.now
+    private let metrics: BridgeMetrics?
 
-    public init(providers: [any DiscoveryProvider]) {
+    /// `previous`: the health of the set this one replaces; a provider kept by name keeps its history (last
+    /// success, counts) and takes its new staleness limit.
+    public init(providers: [any DiscoveryProvider], previous: ProviderHealth? = nil, metrics: BridgeMetrics? = nil,
+                now: ContinuousClock.Instant = .now) {
+        let old = previous?.snapshot ?? [:]
         var e: [String: Entry] = [:]
         for p in providers {
-            e[p.name] = Entry(lastSuccess: nil, lastFailure: nil, lastError: nil, successes: 0, failures: 0, stalenessLimit: p.stalenessLimit)
+            var entry = old[p.name] ?? Entry(successes: 0, failures: 0, stalenessLimit: p.stalenessLimit, since: now)
+            entry.stalenessLimit = p.stalenessLimit
+            e[p.name] = entry
         }
         entries = Mutex(e)
+        self.metrics = metrics
     }
 
-    public func recordSuccess(_ provider: String) {
-        entries.withLock { e in
-            e[provider, default: Entry(successes: 0, failures: 0, stalenessLimit: .seconds(60))].lastSuccess = .now
+    public func recordSuccess(_ provider: String, now: ContinuousClock.Instant = .now) {
+        let known = entries.withLock { e -> Bool in
+            guard e[provider] != nil else { return false }
+            e[provider]?.lastSuccess = now
             e[provider]?.successes += 1
+            return true
         }
+        if known { metrics?.countProviderRequest(provider, failed: false) }
     }
 
-    public func recordFailure(_ provider: String, error: String) {
-        entries.withLock { e in
-            e[provider, default: Entry(successes: 0, failures: 0, stalenessLimit: .seconds(60))].lastFailure = .now
+    public func recordFailure(_ provider: String, error: String, now: ContinuousClock.Instant = .now) {
+        let known = entries.withLock { e -> Bool in
+            guard e[provider] != nil else { return false }
+            e[provider]?.lastFailure = now
             e[provider]?.lastError = error
             e[provider]?.failures += 1
+            return true
         }
+        if known { metrics?.countProviderRequest(provider, failed: true) }
     }
 
     public var snapshot: [String: Entry] { entries.withLock { $0 } }
@@ -43,10 +63,7 @@ public final class ProviderHealth: Sendable {
     /// Providers whose last success is older than their staleness limit (or who never succeeded within it).
     public func staleProviders(now: ContinuousClock.Instant = .now) -> [String] {
         entries.withLock { e in
-            e.filter { _, entry in
-                let reference = entry.lastSuccess ?? started
-                return now - reference > entry.stalenessLimit
-            }.keys.sorted()
+            e.filter { _, entry in now - (entry.lastSuccess ?? entry.since) > entry.stalenessLimit }.keys.sorted()
         }
     }
 }

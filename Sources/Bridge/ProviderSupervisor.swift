@@ -3,77 +3,57 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Runs every provider until shutdown, restarting one that returns or throws, and swaps the set on config reload.
+/// Runs the current `ProviderSet` (each provider a `ProviderService`) and swaps in the next one on reload.
+///
+/// Graceful shutdown cancels the providers; a swap cancels the old set and starts the new one. Readers of provider
+/// health (watchdog, `/healthz`, metrics) always see the health of the set that is running.
 public final class ProviderSupervisor: Service, Sendable {
-    private let current: Mutex<(providers: [any DiscoveryProvider], generation: Int)>
-    private let sink: any ProviderSink
+    private let current: Mutex<ProviderSet>
+    private let swaps: AsyncStream<Void>
+    private let swapped: AsyncStream<Void>.Continuation
+    private let makeSink: @Sendable (ProviderHealth) -> any ProviderSink
     private let logger: Logger
-    private let wakeup = Wakeup()
-    private let shuttingDown = Atomic<Bool>(false)
 
-    public init(providers: [any DiscoveryProvider], sink: any ProviderSink, logger: Logger) {
-        self.current = Mutex((providers, 0))
-        self.sink = sink
+    /// `makeSink` builds the sink of one set: snapshots to the reconciler, answers to that set's health.
+    public init(initial: ProviderSet, logger: Logger, makeSink: @escaping @Sendable (ProviderHealth) -> any ProviderSink) {
+        current = Mutex(initial)
+        (swaps, swapped) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.makeSink = makeSink
         self.logger = logger
     }
 
-    /// Replaces the running providers (config reload): the old ones are cancelled, the new ones started.
-    public func replace(with providers: [any DiscoveryProvider]) {
-        current.withLock { $0 = (providers, $0.generation + 1) }
-        wakeup.signal()
+    /// The set running now.
+    public var providerSet: ProviderSet { current.withLock { $0 } }
+
+    /// Health of the set running now.
+    public var health: ProviderHealth { providerSet.health }
+
+    /// Replaces the running set in one step: its providers and their health together.
+    public func replace(with next: ProviderSet) {
+        current.withLock { $0 = next }
+        swapped.yield()
     }
 
-    public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled, !shuttingDown.load(ordering: .relaxed) {
-                let (providers, generation) = current.withLock { $0 }
-                await withTaskGroup(of: Void.self) { group in
-                    for provider in providers {
-                        group.addTask { await self.supervise(provider) }
-                    }
-                    // Wait for a replacement or cancellation, then stop this generation.
-                    while !Task.isCancelled, !shuttingDown.load(ordering: .relaxed), current.withLock({ $0.generation }) == generation {
-                        await wakeup.wait(until: nil)
-                    }
-                    group.cancelAll()
-                }
-            }
-        } onGracefulShutdown: {
-            self.shuttingDown.store(true, ordering: .relaxed)
-            self.wakeup.signal()
-        }
+    public func run() async {
+        await cancelWhenGracefulShutdown { await self.superviseSets() }
     }
 
-    private func supervise(_ provider: any DiscoveryProvider) async {
-        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
+    private func superviseSets() async {
+        var iterator = swaps.makeAsyncIterator()
         while !Task.isCancelled {
-            do {
-                try await provider.run(sink: sink)
-                if Task.isCancelled { return }
-                logger.warning("provider stopped unexpectedly; restarting", metadata: ["provider": "\(provider.name)"])
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
-                await sink.reportFailure(provider: provider.name, error: "\(error)")
-                logger.error("provider failed; restarting", metadata: ["provider": "\(provider.name)", "error": "\(error)"])
+            let set = providerSet
+            let sink = makeSink(set.health)
+            let swappedAgain: Bool = await withTaskGroup(of: Void.self) { group in
+                for provider in set.providers {
+                    let service = ProviderService(provider: provider, sink: sink, logger: logger)
+                    group.addTask { await service.run() }
+                }
+                // Returns nil when cancelled (graceful shutdown); either way this set stops.
+                let next: Void? = await iterator.next()
+                group.cancelAll()
+                return next != nil
             }
-            try? await Task.sleep(for: backoff.next())
-        }
-    }
-}
-
-/// The reconciler as a lifecycle service: graceful shutdown finishes the batch in flight and writes the state.
-public struct ReconcilerService: Service {
-    let reconciler: Reconciler
-
-    public init(reconciler: Reconciler) { self.reconciler = reconciler }
-
-    public func run() async throws {
-        await withGracefulShutdownHandler {
-            await reconciler.run()
-        } onGracefulShutdown: {
-            reconciler.stop()
+            if !swappedAgain { return }
         }
     }
 }

@@ -1,63 +1,77 @@
 import Dispatch
 import DiscoveryCore
 import Logging
+import ServiceLifecycle
 import StateStore
 import Synchronization
 
 /// Writes the latest state document in the background, newest wins, so persisting never delays HAProxy updates.
 ///
 /// A failed write (disk full, read-only folder) is logged once per outage, counted, and retried with backoff;
-/// the bridge keeps serving from memory meanwhile.
-final class StatePersister: Sendable {
+/// the bridge keeps serving from memory meanwhile. As a service it runs before the reconciler in the group, so
+/// graceful shutdown reaches it last: the reconciler's final table is written before the process exits.
+public final class StatePersister: Service, Sendable {
     private struct State {
         var latest: StateDocument?
         var written: StateDocument?
         var failing = false
-        var failures = 0
-        var writes = 0
         var lastError: String?
     }
 
     let store: StateStore
     let logger: Logger
+    let metrics: BridgeMetrics
     private let state = Mutex(State())
     private let wakeup = Wakeup()
     private let queue = DispatchQueue(label: "discovery-bridge.state-persister")
 
-    init(store: StateStore, logger: Logger) {
+    public init(store: StateStore, logger: Logger, metrics: BridgeMetrics) {
         self.store = store
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Queues `doc` for writing; an older queued document is dropped.
-    func submit(_ doc: StateDocument) {
+    public func submit(_ doc: StateDocument) {
         state.withLock { $0.latest = doc }
         wakeup.signal()
     }
 
-    var isFailing: Bool { state.withLock { $0.failing } }
-    var counters: (writes: Int, failures: Int, lastError: String?) { state.withLock { ($0.writes, $0.failures, $0.lastError) } }
+    /// Whether the last write failed.
+    public var isFailing: Bool { state.withLock { $0.failing } }
 
-    /// Writes queued documents until cancelled.
-    func run() async {
-        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
-        var retryAt: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            await wakeup.wait(until: retryAt)
-            if Task.isCancelled { break }
-            if let r = retryAt, ContinuousClock.now < r { continue }
-            if await writeLatest() {
-                backoff.reset()
-                retryAt = nil
-            } else {
-                retryAt = .now + backoff.next()
+    /// Writes queued documents until graceful shutdown or cancellation, then writes the newest one once more.
+    public func run() async {
+        await withGracefulShutdownHandler {
+            var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
+            var retryAt: ContinuousClock.Instant?
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let r = retryAt, ContinuousClock.now < r {
+                    await wakeup.wait(until: r)
+                    continue
+                }
+                if !hasPending {
+                    await wakeup.wait(until: nil)
+                    continue
+                }
+                if await writeLatest() {
+                    backoff.reset()
+                    retryAt = nil
+                } else {
+                    retryAt = .now + backoff.next()
+                }
             }
+        } onGracefulShutdown: { [wakeup] in
+            wakeup.signal()
         }
+        await flush()
     }
+
+    private var hasPending: Bool { state.withLock { $0.latest != nil && $0.latest != $0.written } }
 
     /// Writes the newest queued document now (used at shutdown). Returns false when the write failed.
     @discardableResult
-    func flush() async -> Bool {
+    public func flush() async -> Bool {
         await writeLatest()
     }
 
@@ -78,17 +92,17 @@ final class StatePersister: Sendable {
             try store.save(doc)
             let recovered = state.withLock { s -> Bool in
                 s.written = doc
-                s.writes += 1
                 let was = s.failing
                 s.failing = false
                 s.lastError = nil
                 return was
             }
+            metrics.count(.stateWrites)
             if recovered { logger.notice("state file writable again", metadata: ["state_file": "\(store.path)"]) }
             return true
         } catch {
+            metrics.count(.stateWriteFailures)
             let first = state.withLock { s -> Bool in
-                s.failures += 1
                 s.lastError = error.description
                 let was = s.failing
                 s.failing = true

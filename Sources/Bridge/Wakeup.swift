@@ -1,21 +1,22 @@
 import Synchronization
 
-/// A one-slot signal: `signal()` wakes one waiter, or the next `wait` if none is waiting.
+/// A one-slot signal: `signal()` wakes the waiter, or the next `wait` if none is waiting.
 ///
-/// Used instead of polling: the reconciler sleeps until a change arrives or its next timer is due.
+/// Used instead of polling: the reconciler sleeps until a change arrives or its next timer is due. Waiters treat a
+/// wake-up as "look again", never as the news itself, so a signal that races a deadline loses nothing.
 final class Wakeup: Sendable {
     private struct State {
         var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-        var generation = 0
+        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var nextID = 0
     }
     private let state = Mutex(State())
 
     func signal() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
-                return w
+                return w.continuation
             }
             s.pending = true
             return nil
@@ -23,48 +24,43 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 
-    /// Waits until signalled or until `deadline`; returns true when signalled.
-    @discardableResult
-    func wait(until deadline: ContinuousClock.Instant?) async -> Bool {
-        let consumed = state.withLock { s in
-            if s.pending { s.pending = false; return true }
-            return false
+    /// Waits until signalled, until `deadline`, or until the task is cancelled.
+    func wait(until deadline: ContinuousClock.Instant?) async {
+        if state.withLock({ s in defer { s.pending = false }; return s.pending }) { return }
+        guard let deadline else {
+            await waitForSignal()
+            return
         }
-        if consumed { return true }
-        let generation = state.withLock { s in s.generation += 1; return s.generation }
-        let timer: Task<Void, Never>? = deadline.map { d in
-            Task { [weak self] in
-                try? await Task.sleep(until: d, clock: .continuous)
-                self?.timeout(generation: generation)
-            }
+        if deadline <= .now { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForSignal() }
+            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            await group.next()
+            group.cancelAll()
         }
+    }
+
+    private func waitForSignal() async {
+        let id = state.withLock { s in s.nextID += 1; return s.nextID }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s in
-                    if s.pending || s.generation != generation { s.pending = false; return true }
-                    s.waiter = c
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.pending || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = (id, c)
                     return false
                 }
                 if resumeNow { c.resume() }
             }
         } onCancel: {
-            self.signal()
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                guard let w = s.waiter, w.id == id else { return nil }
+                s.waiter = nil
+                return w.continuation
+            }
+            waiter?.resume()
         }
-        timer?.cancel()
-        return state.withLock { s in
-            // The timer bumps the generation when it fires; otherwise we were signalled.
-            s.generation == generation
-        }
-    }
-
-    private func timeout(generation: Int) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
-            guard s.generation == generation else { return nil }
-            s.generation += 1
-            let w = s.waiter
-            s.waiter = nil
-            return w
-        }
-        waiter?.resume()
     }
 }

@@ -7,13 +7,15 @@ import Logging
 import StateStore
 import TestSupport
 
-/// A real HAProxy, an instances file, and an in-process bridge (file provider + reconciler) wired as `run` wires them.
+/// A real HAProxy, an instances file, and an in-process bridge built by the same composition root as `run`.
 final class BridgeHarness: @unchecked Sendable {
     let haproxy: HAProxyInstance
     let dir: TemporaryDirectory
     let configText: String
-    private(set) var reconciler: Reconciler?
-    private var tasks: [Task<Void, Never>] = []
+    private(set) var assembly: BridgeAssembly?
+    private var running: Task<Void, Never>?
+    var reconciler: Reconciler? { assembly?.reconciler }
+    var metrics: BridgeMetrics? { assembly?.metrics }
     let poller: RuntimeClient
 
     var instancesPath: String { dir.file("instances.json") }
@@ -57,27 +59,19 @@ final class BridgeHarness: @unchecked Sendable {
         guard rename(instancesPath + ".tmp", instancesPath) == 0 else { throw TestSupportError("rename failed") }
     }
 
-    /// Starts the provider and the reconciler in this process.
+    /// Starts the bridge in this process.
     func start() throws {
-        let logger = Logger(label: "bridge-test")
-        let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: dir.file("config.json"))
-        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
-        let reconciler = Reconciler(config: loaded.config, haproxy: client, store: StateStore(path: loaded.config.stateFile), logger: logger)
-        self.reconciler = reconciler
-        let sink = BridgeSink(reconciler: reconciler, health: ProviderHealth(providers: loaded.providers))
-        tasks.append(Task { await reconciler.run() })
-        for provider in loaded.providers {
-            tasks.append(Task { try? await provider.run(sink: sink) })
-        }
+        let assembly = try BridgeAssembly(configPath: dir.file("config.json"), factories: factories, logger: Logger(label: "bridge-test"), options: .inProcess)
+        self.assembly = assembly
+        running = Task { try? await assembly.run() }
     }
 
     /// Stops the bridge the way SIGTERM does: providers first, then the reconciler finishes and writes its state.
     func stop() async {
-        for t in tasks.dropFirst() { t.cancel() }
-        reconciler?.stop()
-        for t in tasks { await t.value }
-        tasks = []
-        reconciler = nil
+        await assembly?.shutdown()
+        await running?.value
+        running = nil
+        assembly = nil
     }
 
     /// HAProxy's servers of `backend` now, by name.

@@ -65,7 +65,7 @@ final class GuardTests: XCTestCase {
         try await eventually("released", timeout: .seconds(5)) { try await bridge.ready("web").count == 5 }
         let elapsed = ContinuousClock.now - heldAt
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(450))
-        let releases = await bridge.reconciler?.counters.guardReleases ?? 0
+        let releases = bridge.metrics?.total(.guardReleases) ?? 0
         XCTAssertGreaterThanOrEqual(releases, 1)
     }
 

@@ -72,10 +72,10 @@ final class SlotLifecycleTests: XCTestCase {
         try await eventually("weight 10") { try await bridge.servers("web")["slot1"]?.userWeight == 10 }
         // HAProxy has it before the reconciler has counted the batch: wait for the table, which is updated last.
         try await eventually("table updated") { await bridge.reconciler?.slotTables()["web"]?.slots.first?.weight == 10 }
-        let sentBefore = await bridge.reconciler?.counters.commandsSent ?? 0
+        let sentBefore = bridge.metrics?.total(.runtimeCommands) ?? 0
         try bridge.writeInstances(["web": [("web-1", ports[0], 200)]])
         try await eventually("weight 200") { try await bridge.servers("web")["slot1"]?.userWeight == 200 }
-        let sentAfter = await bridge.reconciler?.counters.commandsSent ?? 0
+        let sentAfter = bridge.metrics?.total(.runtimeCommands) ?? 0
         XCTAssertEqual(sentAfter - sentBefore, 1, "a weight change is one `set weight` command")
         let ready = try await bridge.ready("web")
         XCTAssertEqual(ready["slot1"], "127.0.0.1:\(ports[0])")
@@ -179,7 +179,7 @@ final class SlotLifecycleTests: XCTestCase {
             XCTAssertEqual(after[name]?.port, before[name]?.port)
             XCTAssertEqual(after[name]?.adminState, before[name]?.adminState)
         }
-        let sent = await bridge.reconciler?.counters.commandsSent ?? -1
+        let sent = bridge.metrics?.total(.runtimeCommands) ?? -1
         XCTAssertLessThanOrEqual(sent, 2, "a restart with nothing changed sends (almost) nothing; at most slot2's maint and its return to the placeholder")
     }
 
@@ -199,7 +199,7 @@ final class SlotLifecycleTests: XCTestCase {
         XCTAssertLessThan(figure, .seconds(2))
         let weight = try await bridge.servers("web")["slot1"]?.userWeight
         XCTAssertEqual(weight, 5)
-        let restarts = await bridge.reconciler?.counters.haproxyRestarts ?? 0
+        let restarts = bridge.metrics?.total(.haproxyRestarts) ?? 0
         XCTAssertGreaterThanOrEqual(restarts, 1)
     }
 
@@ -239,9 +239,9 @@ final class SlotLifecycleTests: XCTestCase {
         try bridge.start()
         try await eventually("two ready") { try await bridge.ready("web").count == 2 }
         try await eventually("table updated") { await bridge.reconciler?.slotTables()["web"]?.counts.active == 2 }
-        let quiet = await bridge.reconciler?.counters.commandsSent ?? 0
+        let quiet = bridge.metrics?.total(.runtimeCommands) ?? 0
         try await Task.sleep(for: .milliseconds(1000))
-        let afterQuiet = await bridge.reconciler?.counters.commandsSent ?? 0
+        let afterQuiet = bridge.metrics?.total(.runtimeCommands) ?? 0
         XCTAssertEqual(afterQuiet, quiet, "resyncs that find no drift send nothing")
         // An operator (or a stray script) changes slots behind the bridge's back.
         let outcomes = try await bridge.poller.execute(["set server web/slot1 state maint", "set weight web/slot2 77", "set server web/slot3 addr 10.9.9.9 port 1", "set server web/slot3 state ready"])

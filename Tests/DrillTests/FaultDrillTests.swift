@@ -12,29 +12,23 @@ import XCTest
 import Glibc
 #endif
 
-/// An in-process bridge (as `run` wires it) for the drills.
+/// An in-process bridge for the drills, built by the same composition root as `run`.
 final class DrillBridge: @unchecked Sendable {
-    let reconciler: Reconciler
-    let metrics = BridgeMetrics()
-    let health: ProviderHealth
-    private var tasks: [Task<Void, Never>] = []
+    let assembly: BridgeAssembly
+    private let running: Task<Void, Never>
+    var reconciler: Reconciler { assembly.reconciler }
+    var metrics: BridgeMetrics { assembly.metrics }
+    var health: ProviderHealth { assembly.providers.health }
 
     init(configPath: String, factories: [any ProviderFactory]) throws {
-        let logger = Logger(label: "drill")
-        let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: configPath)
-        let client = RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger)
-        reconciler = Reconciler(config: loaded.config, haproxy: client, store: StateStore(path: loaded.config.stateFile), logger: logger, metrics: metrics)
-        health = ProviderHealth(providers: loaded.providers)
-        let sink = BridgeSink(reconciler: reconciler, health: health)
-        let reconciler = self.reconciler
-        tasks.append(Task { await reconciler.run() })
-        for provider in loaded.providers { tasks.append(Task { try? await provider.run(sink: sink) }) }
+        let assembly = try BridgeAssembly(configPath: configPath, factories: factories, logger: Logger(label: "drill"), options: .inProcess)
+        self.assembly = assembly
+        running = Task { try? await assembly.run() }
     }
 
     func stop() async {
-        for t in tasks.dropFirst() { t.cancel() }
-        reconciler.stop()
-        for t in tasks { await t.value }
+        await assembly.shutdown()
+        await running.value
     }
 }
 
@@ -196,7 +190,7 @@ final class FaultDrillTests: XCTestCase {
         try write(3)
         try await eventually("still serving changes") { try await h.readyEndpoints("web").count == 3 }
         try await eventually("failure visible") { bridge.reconciler.stateWriteFailing }
-        await bridge.metrics.refresh(reconciler: bridge.reconciler, health: bridge.health)
+        bridge.metrics.refresh(view: await bridge.reconciler.view(), health: bridge.health, stateWriteFailing: bridge.reconciler.stateWriteFailing)
         let metricsText = String(decoding: bridge.metrics.render(), as: UTF8.self)
         XCTAssertTrue(metricsText.contains("discovery_bridge_state_write_failing 1"), metricsText)
         try write(4)
@@ -208,7 +202,7 @@ final class FaultDrillTests: XCTestCase {
         try await eventually("recovered", timeout: .seconds(40)) { !bridge.reconciler.stateWriteFailing }
         let doc = try XCTUnwrap(try StateStore(path: "\(stateDir)/state.json").load())
         XCTAssertEqual(doc.backends["web"]?.slots.filter { $0.state == .active }.count, 4, "the newest table is written once the folder is back")
-        let failures = bridge.reconciler.stateWriteCounters.failures
+        let failures = bridge.metrics.total(.stateWriteFailures)
         await bridge.stop()
         Drill.report("state-folder-unwritable", [("write_failures", "\(failures)"), ("recovered_after", "\(Int((ContinuousClock.now - recoveredFrom).seconds * 1000))ms"), ("served_changes_meanwhile", "2")])
     }

@@ -59,5 +59,31 @@ public final class NotifySocket: @unchecked Sendable {
         return messages.map(\.text)
     }
 
+    /// Sends datagrams to this socket (never reading them) until its queue is full, as when systemd stops reading;
+    /// returns how many fit.
+    public func fillQueue() throws -> Int {
+        let sender = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard sender >= 0 else { throw TestSupportError("socket failed") }
+        defer { Glibc.close(sender) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let payload = Array("STATUS=filler".utf8)
+        var sent = 0
+        while sent < 1_000_000 {
+            let n = withUnsafePointer(to: &addr) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    payload.withUnsafeBytes { sendto(sender, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
+            if n < 0 {
+                guard errno == EAGAIN || errno == EWOULDBLOCK else { throw TestSupportError("sendto: \(String(cString: strerror(errno)))") }
+                return sent
+            }
+            sent += 1
+        }
+        throw TestSupportError("the notify socket never filled")
+    }
+
     public func close() { Glibc.close(fd) }
 }

@@ -1,0 +1,126 @@
+import DiscoveryCore
+import HAProxyRuntime
+import Logging
+import StateStore
+
+/// The reads that open a cycle: a restart check, live state, sessions of draining servers.
+extension ReconcileStep {
+    mutating func startCycle(now: ReconcileNow) -> [ReconcileEffect] {
+        guard !isBusy else { return [] }
+        if let r = retryAt, now.instant < r { return [.scheduleWake(at: r)] }
+        retryAt = nil
+        coalesceUntil = nil
+        timers.lastCycleWall = now.wall
+        metrics.count(.reconcileCycles)
+        // A cheap pid check between resyncs: an HAProxy restart is re-applied within about a second.
+        if live != nil, identity != nil, timers.lastRestartCheck.map({ now.instant - $0 >= config.haproxy.restartCheckInterval }) ?? true {
+            timers.lastRestartCheck = now.instant
+            phase = .probing
+            return [.probeIdentity]
+        }
+        return readLiveIfDue(now: now)
+    }
+
+    mutating func identityRead(_ result: Result<HAProxyIdentity?, BridgeError>, now: ReconcileNow) -> [ReconcileEffect] {
+        guard case .probing = phase else { return [] }
+        phase = .idle
+        switch result {
+        case .failure(let error):
+            return fail("checking HAProxy's pid", error, now: now)
+        case .success(let probed):
+            var effects: [ReconcileEffect] = []
+            if let probed, let known = identity, probed != known {
+                effects.append(.closeConnection)
+                live = nil
+            }
+            return effects + readLiveIfDue(now: now)
+        }
+    }
+
+    mutating func readLiveIfDue(now: ReconcileNow) -> [ReconcileEffect] {
+        if live == nil || timers.lastResync.map({ now.instant - $0 >= config.haproxy.resyncInterval }) ?? true {
+            // Re-read over a new connection: an open one may still reach a worker an HAProxy reload replaced
+            // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
+            phase = .readingLive
+            return [.closeConnection, .readLive]
+        }
+        return readSessionsIfDue(now: now)
+    }
+
+    mutating func liveRead(_ result: Result<LiveState, BridgeError>, now: ReconcileNow) -> [ReconcileEffect] {
+        guard case .readingLive = phase else { return [] }
+        phase = .idle
+        switch result {
+        case .failure(let error):
+            return fail("reading live state", error, now: now)
+        case .success(let state):
+            absorbLive(state, now: now)
+            timers.lastResync = now.instant
+            timers.lastRestartCheck = now.instant
+            return readSessionsIfDue(now: now)
+        }
+    }
+
+    var drainingBackends: [String] {
+        tables.filter { $0.value.slots.contains { $0.state == .draining } }.map(\.key).sorted()
+    }
+
+    mutating func readSessionsIfDue(now: ReconcileNow) -> [ReconcileEffect] {
+        let draining = drainingBackends
+        if !draining.isEmpty, timers.lastDrainCheck.map({ now.instant - $0 >= config.haproxy.drainCheckInterval }) ?? true {
+            phase = .readingSessions(draining)
+            return [.readSessions(backends: draining)]
+        }
+        return plan(now: now)
+    }
+
+    mutating func sessionsRead(_ result: Result<[String: [String: Int]], BridgeError>, now: ReconcileNow) -> [ReconcileEffect] {
+        guard case .readingSessions(let draining) = phase else { return [] }
+        phase = .idle
+        switch result {
+        case .failure(let error):
+            return fail("reading sessions of draining servers", error, now: now)
+        case .success(let read):
+            sessions = read
+            timers.lastDrainCheck = now.instant
+            dirty.formUnion(draining)
+            return plan(now: now)
+        }
+    }
+
+    mutating func absorbLive(_ state: LiveState, now: ReconcileNow) {
+        let newIdentity = HAProxyIdentity(pid: state.info.pid, startTimeSec: state.info.startTimeSec)
+        if let old = identity, old != newIdentity {
+            metrics.count(.haproxyRestarts)
+            logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
+        }
+        let sameProcess = identity == newIdentity
+        // Recorded with the table after the re-apply batch; writing it now would compete with that batch for CPU.
+        if !sameProcess { identity = newIdentity }
+        // What HAProxy should have if nothing drifted: a periodic re-read that matches it needs no planning, which
+        // keeps an idle bridge with thousands of servers cheap.
+        let expected = sameProcess ? live : nil
+        for backend in config.backends {
+            let liveServers = state.backends[backend.name] ?? [:]
+            if let expected, tables[backend.name] != nil, let wanted = expected[backend.name], wanted == liveServers { continue }
+            if state.backends[backend.name] == nil {
+                logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
+            }
+            tables[backend.name] = TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: now.wall)
+            dirty.insert(backend.name)
+        }
+        live = state.backends
+    }
+
+    /// HAProxy unreachable or failing: keep the table, forget live state, retry with backoff.
+    mutating func fail(_ what: String, _ error: BridgeError, now: ReconcileNow) -> [ReconcileEffect] {
+        metrics.count(.haproxyErrors)
+        live = nil
+        phase = .idle
+        let delay = backoff.next()
+        retryAt = now.instant + delay
+        lastError = "\(what): \(error)"
+        logger.error("HAProxy unreachable or failing; keeping the slot table and retrying", metadata: ["during": "\(what)", "error": "\(error)", "retry_in": "\(DurationText.format(delay))"])
+        return [.scheduleWake(at: retryAt)]
+    }
+}

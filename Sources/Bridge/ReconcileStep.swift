@@ -1,0 +1,186 @@
+import DiscoveryCore
+import Foundation
+import Logging
+import StateStore
+
+/// The reconciler's decisions as a value: state + event + now → effects, with no I/O and no clock of its own.
+///
+/// A cycle reads HAProxy's pid when a restart check is due, live state when missing or a resync is due, sessions
+/// of draining servers when a drain check is due, then plans every changed backend and sends one batch. Logs and
+/// metrics are counted here, where things happen; everything else leaves as a `ReconcileEffect`.
+public struct ReconcileStep: Sendable {
+    /// How long readiness waits for every source's first answer before it is declared anyway (under systemd's start timeout).
+    public static let readyGrace: Duration = .seconds(30)
+
+    /// Where a cycle stands; a cycle waits for at most one answer at a time.
+    enum Phase: Sendable {
+        case idle
+        case probing
+        case readingLive
+        case readingSessions([String])
+        case applying(ApplyBatch, previousLive: [String: [String: LiveServer]])
+    }
+
+    let logger: Logger
+    let metrics: BridgeMetrics
+    public internal(set) var config: BridgeConfig
+    /// Backends fed by each source key, so a snapshot marks its backends without scanning every backend.
+    var backendsBySource: [String: [String]] = [:]
+    var phase = Phase.idle
+
+    public internal(set) var tables: [String: BackendSlots] = [:]
+    var snapshots: [String: [Instance]] = [:]
+    var suspect: [String: String] = [:]
+    /// HAProxy's servers as last read or as left by the last successful batch; nil forces a re-read.
+    public internal(set) var live: [String: [String: LiveServer]]?
+    public internal(set) var identity: HAProxyIdentity?
+    var sessions: [String: [String: Int]] = [:]
+    public internal(set) var dirty: Set<String> = []
+    /// When the first snapshot change since the last cycle arrived plus the coalesce delay.
+    var coalesceUntil: ContinuousClock.Instant?
+    var pendingSince: [String: ContinuousClock.Instant] = [:]
+    public internal(set) var holds: [String: GuardHold] = [:]
+    var holdsChanged = false
+    var lastUnslotted: [String: [String]] = [:]
+    var lastRejected: [String: [String]] = [:]
+
+    var timers: Timers
+    public internal(set) var retryAt: ContinuousClock.Instant?
+    var backoff = Backoff()
+    public internal(set) var firstSyncDone = false
+    public internal(set) var readyDone = false
+    /// Wall time of the last cycle that reached HAProxy.
+    public internal(set) var lastSync: Double?
+    public internal(set) var lastError: String?
+
+    /// When each periodic check last ran.
+    struct Timers: Sendable {
+        var started: ContinuousClock.Instant
+        var lastResync: ContinuousClock.Instant?
+        var lastDrainCheck: ContinuousClock.Instant?
+        var lastRestartCheck: ContinuousClock.Instant?
+        /// Wall time of the last cycle's start: wall deadlines up to it were seen by a cycle.
+        var lastCycleWall: Double?
+    }
+
+    /// `document` is the state file as loaded (nil when absent or unusable).
+    public init(config: BridgeConfig, document: StateDocument?, startedAt: ContinuousClock.Instant, logger: Logger, metrics: BridgeMetrics) {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        self.timers = Timers(started: startedAt)
+        backendsBySource = Self.index(config)
+        if let document {
+            identity = document.haproxy
+            let names = Set(config.backends.map(\.name))
+            tables = document.backends.filter { names.contains($0.key) }
+        }
+        dirty = Set(config.backends.map(\.name))
+    }
+
+    static func index(_ config: BridgeConfig) -> [String: [String]] {
+        var index: [String: [String]] = [:]
+        for backend in config.backends {
+            for source in backend.sources { index[source.key, default: []].append(backend.name) }
+        }
+        return index
+    }
+
+    /// Takes one event; returns what to do, in order.
+    public mutating func handle(_ event: ReconcileEvent, now: ReconcileNow) -> [ReconcileEffect] {
+        switch event {
+        case .snapshot(let update): return ingest(update, now: now)
+        case .configChanged(let newConfig): return apply(newConfig, now: now)
+        case .tick: return startCycle(now: now)
+        case .identity(let result): return identityRead(result, now: now)
+        case .liveState(let result): return liveRead(result, now: now)
+        case .sessions(let result): return sessionsRead(result, now: now)
+        case .batchResult(let result): return batchAnswered(result, now: now)
+        }
+    }
+
+    /// True while a cycle waits for an answer from HAProxy.
+    public var isBusy: Bool {
+        if case .idle = phase { return false }
+        return true
+    }
+
+    /// The state document for the current table.
+    public func document(writtenAt: Double) -> StateDocument {
+        StateDocument(version: 1, writtenAt: writtenAt, haproxy: identity, backends: tables, guardHolds: holds)
+    }
+
+    /// Desired instances that found no slot, per backend.
+    public var unslotted: [String: [String]] { lastUnslotted }
+
+    /// Number of instances discovered per source key.
+    public var discoveredCounts: [String: Int] { snapshots.mapValues(\.count) }
+
+    mutating func ingest(_ update: ProviderUpdate, now: ReconcileNow) -> [ReconcileEffect] {
+        var changed = false
+        // A source no backend reads is a late answer from a provider a reload removed.
+        for key in update.sources.keys where backendsBySource[key] != nil && suspect[key] != update.suspectReason {
+            suspect[key] = update.suspectReason
+            changed = true
+            for name in backendsBySource[key] ?? [] { dirty.insert(name) }
+        }
+        for (key, instances) in update.sources where backendsBySource[key] != nil && snapshots[key] != instances {
+            snapshots[key] = instances
+            changed = true
+            for name in backendsBySource[key] ?? [] {
+                dirty.insert(name)
+                if pendingSince[name] == nil { pendingSince[name] = now.instant }
+            }
+        }
+        guard changed else { return [] }
+        if coalesceUntil == nil { coalesceUntil = now.instant + config.coalesce }
+        return [.scheduleWake(at: nextWake(now: now))]
+    }
+
+    /// Unchanged backends keep their slots; new ones are adopted from live state.
+    mutating func apply(_ newConfig: BridgeConfig, now: ReconcileNow) -> [ReconcileEffect] {
+        let names = Set(newConfig.backends.map(\.name))
+        tables = tables.filter { names.contains($0.key) }
+        holds = holds.filter { names.contains($0.key) }
+        let keys = Set(newConfig.backends.flatMap { $0.sources.map(\.key) })
+        snapshots = snapshots.filter { keys.contains($0.key) }
+        suspect = suspect.filter { keys.contains($0.key) }
+        pendingSince = pendingSince.filter { names.contains($0.key) }
+        config = newConfig
+        backendsBySource = Self.index(newConfig)
+        live = nil
+        dirty = names
+        return [.scheduleWake(at: nextWake(now: now))]
+    }
+
+    /// When the next cycle is due; nil while a cycle is in flight (its answers drive it).
+    public func nextWake(now: ReconcileNow) -> ContinuousClock.Instant? {
+        if isBusy { return nil }
+        if let retryAt { return retryAt }
+        let t = now.instant
+        if !firstSyncDone || live == nil { return t }
+        if !dirty.isEmpty { return max(t, coalesceUntil ?? t) }
+        var deadline = min((timers.lastResync ?? t) + config.haproxy.resyncInterval, (timers.lastRestartCheck ?? t) + config.haproxy.restartCheckInterval)
+        if !readyDone { deadline = min(deadline, timers.started + Self.readyGrace) }
+        for (name, hold) in holds {
+            guard let backend = config.backend(named: name) else { continue }
+            deadline = min(deadline, wake(atWall: hold.since + backend.guardPolicy.confirmAfter.seconds, now: now))
+        }
+        for table in tables.values {
+            for slot in table.slots where slot.state == .draining {
+                deadline = min(deadline, (timers.lastDrainCheck ?? t) + config.haproxy.drainCheckInterval)
+                if let d = slot.drainDeadline { deadline = min(deadline, wake(atWall: d, now: now)) }
+            }
+        }
+        return deadline
+    }
+
+    /// The instant to wake for a wall-clock deadline: a millisecond after it (so it has passed when the timer
+    /// fires), now once it has passed, and never again once a cycle has run past it (no busy loop on a deadline
+    /// that cycle could not act on).
+    func wake(atWall deadline: Double, now: ReconcileNow) -> ContinuousClock.Instant {
+        if let last = timers.lastCycleWall, deadline <= last { return now.instant + .seconds(86_400) }
+        let seconds = deadline - now.wall
+        return seconds <= 0 ? now.instant : now.instant + .milliseconds(Int64(seconds * 1000) + 1)
+    }
+}

@@ -1,0 +1,42 @@
+import DiscoveryCore
+import Foundation
+import StateStore
+
+/// What the read-only endpoints, `status` and the tests see of the reconciler.
+extension Reconciler {
+    /// Everything `/metrics`, `/status`, `/healthz` and systemd's STATUS= line show, read in one hop.
+    public func view() -> ReconcilerView {
+        ReconcilerView(
+            config: step.config, tables: step.tables, holds: step.holds, unslotted: step.unslotted, discovered: step.discoveredCounts,
+            lastSync: step.lastSync.map { Date(timeIntervalSince1970: $0) }, lastError: step.lastError,
+            hasSynced: step.firstSyncDone, isReady: step.readyDone
+        )
+    }
+
+    public var config: BridgeConfig { step.config }
+
+    /// The state document for the current table.
+    public func document() -> StateDocument { step.document(writtenAt: wallClock()) }
+
+    /// The slot tables, for `status` and metrics.
+    public func slotTables() -> [String: BackendSlots] { step.tables }
+
+    /// Guard holds in force, per backend.
+    public func guardHolds() -> [String: GuardHold] { step.holds }
+
+    /// Desired instances that found no slot, per backend.
+    public func unslotted() -> [String: [String]] { step.unslotted }
+
+    /// Number of instances discovered per source key.
+    public func discoveredCounts() -> [String: Int] { step.discoveredCounts }
+
+    public var lastSync: Date? { step.lastSync.map { Date(timeIntervalSince1970: $0) } }
+    public var lastError: String? { step.lastError }
+    public var hasSynced: Bool { step.firstSyncDone }
+
+    /// True once ready (see `onFirstSync`): what systemd's READY=1 reports.
+    public var isReady: Bool { step.readyDone }
+
+    /// Whether the last state write failed (the bridge then serves from memory).
+    public nonisolated var stateWriteFailing: Bool { persister.isFailing }
+}
