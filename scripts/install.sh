@@ -12,6 +12,14 @@ install -m 0755 "$binary" "$dest$prefix/bin/discovery-bridge"
 sed "s#/usr/local/bin/discovery-bridge#$prefix/bin/discovery-bridge#g" "$root/systemd/discovery-bridge.service" \
     > "$dest/etc/systemd/system/discovery-bridge.service"
 chmod 0644 "$dest/etc/systemd/system/discovery-bridge.service"
+# HAProxy loads the managed config's folder (an empty folder loads nothing, so this is harmless until
+# haproxy.managed_config is set). Never replaces a drop-in the operator edited.
+install -d -m 0755 "$dest/etc/systemd/system/haproxy.service.d"
+if [ ! -e "$dest/etc/systemd/system/haproxy.service.d/discovery-bridge.conf" ]; then
+    sed "s#/usr/local/bin/discovery-bridge#$prefix/bin/discovery-bridge#g" "$root/systemd/haproxy.service.d/discovery-bridge.conf" \
+        > "$dest/etc/systemd/system/haproxy.service.d/discovery-bridge.conf"
+    chmod 0644 "$dest/etc/systemd/system/haproxy.service.d/discovery-bridge.conf"
+fi
 install -m 0644 "$root/README.md" "$root/config.sample.json" "$dest$prefix/share/doc/discovery-bridge/"
 
 install -d -m 0750 "$dest/etc/discovery-bridge"
@@ -45,7 +53,11 @@ if [ -z "$dest" ]; then
     fi
     getent group haproxy >/dev/null && usermod -a -G haproxy discovery-bridge || true
     chgrp discovery-bridge /etc/discovery-bridge /etc/discovery-bridge/config.json /etc/discovery-bridge/instances.json
-    install -d -m 0700 -o discovery-bridge -g discovery-bridge /var/lib/discovery-bridge
+    install -d -m 0711 -o discovery-bridge -g discovery-bridge /var/lib/discovery-bridge
+    # The managed config's folder: the bridge writes, HAProxy's group reads (setgid: new files keep the group).
+    haproxy_group=haproxy
+    getent group haproxy >/dev/null || haproxy_group=discovery-bridge
+    install -d -m 2750 -o discovery-bridge -g "$haproxy_group" /var/lib/discovery-bridge/haproxy
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl daemon-reload
         echo "installed; start with: systemctl enable --now discovery-bridge"

@@ -112,7 +112,7 @@ struct Options: Sendable {
     var jsonPath = "bench-results.json"
     var bridgeBinary: String?
 
-    static let names = ["propagation", "reload", "coldsync", "cost", "ec2"]
+    static let names = ["propagation", "reload", "coldsync", "cost", "ec2", "reloadproof"]
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
@@ -181,6 +181,7 @@ enum BenchMain {
             ("coldsync", "3. Cold sync (empty HAProxy → every slot ready) versus the raw command floor", ColdSync.run),
             ("cost", "4. Cost (release binary idle: RSS, CPU; Consul requests per service per minute)", Cost.run),
             ("ec2", "5. EC2 provider (moto_server: discover, parse and apply 5,000 instances)", EC2Bench.run),
+            ("reloadproof", "6. HAProxy reloads under load: bridge with the managed file, without it, consul-template", ReloadProof.run),
         ]
         for (name, title, body) in benches where options.wants(name) {
             print("\n\(title)")

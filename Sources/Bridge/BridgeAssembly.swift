@@ -9,7 +9,8 @@ import UnixSignals
 /// The composition root: builds the whole bridge from a config file and the provider factories, and runs it as one
 /// `ServiceGroup`. The daemon (`run`), the in-process tests, the drills and the bench all build the bridge here.
 ///
-/// Services, in start order: state persister, reconciler, providers (the running `ProviderSet`), SIGHUP reload,
+/// Services, in start order: state persister, managed config writer (with `haproxy.managed_config`), reconciler,
+/// reload watcher, providers (the running `ProviderSet`), SIGHUP reload,
 /// systemd notifier, metrics endpoint. Graceful shutdown (SIGTERM, SIGINT, or `shutdown()`) goes in reverse: the
 /// endpoints close, providers stop, the reconciler finishes its batch in flight, and the persister writes the
 /// final table last.
@@ -83,16 +84,22 @@ public final class BridgeAssembly: Sendable {
         let store = StateStore(path: config.stateFile)
         let persister = StatePersister(store: store, logger: logger, metrics: metrics)
         self.persister = persister
+        let managedConfig = config.haproxy.managedConfig.map {
+            ManagedConfigWriter(path: $0, checkCommand: config.haproxy.checkCommand, logger: logger, metrics: metrics)
+        }
         let reconciler = Reconciler(config: config, haproxy: haproxy, store: store, persister: persister, logger: logger, metrics: metrics,
-                                    wallClock: options.wallClock, afterBatch: options.afterBatch)
+                                    wallClock: options.wallClock, afterBatch: options.afterBatch, managedConfig: managedConfig)
         self.reconciler = reconciler
         let initial = ProviderSet(providers: loaded.providers, health: ProviderHealth(providers: loaded.providers, metrics: metrics), generation: 0)
         let providers = ProviderSupervisor(initial: initial, logger: logger) { health in BridgeSink(reconciler: reconciler, health: health) }
         self.providers = providers
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: persister),
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: persister)]
+        // Before the reconciler, so it stops after it and writes the final table.
+        if let managedConfig { services.append(.init(service: managedConfig)) }
+        services += [
             .init(service: reconciler),
+            .init(service: ReloadWatcher(settings: config.haproxy, logger: logger) { pid in await reconciler.reloadNoticed(workerPID: pid) }),
             .init(service: providers),
         ]
         let reloader = ConfigReloader(configPath: loaded.path, factories: factories, environment: options.environment, logger: logger,

@@ -11,6 +11,8 @@ public enum BridgeCounter: String, CaseIterable, Sendable {
     case stateWrites = "discovery_bridge_state_writes_total"
     case stateWriteFailures = "discovery_bridge_state_write_failures_total"
     case notificationsDropped = "discovery_bridge_systemd_notifications_dropped_total"
+    case managedConfigWrites = "discovery_bridge_managed_config_writes_total"
+    case managedConfigFailures = "discovery_bridge_managed_config_failures_total"
 
     /// The counter's HELP text.
     public var help: String {
@@ -26,6 +28,8 @@ public enum BridgeCounter: String, CaseIterable, Sendable {
         case .stateWrites: return "State file writes."
         case .stateWriteFailures: return "Failed state file writes."
         case .notificationsDropped: return "sd_notify datagrams dropped because systemd's socket was full or gone."
+        case .managedConfigWrites: return "Managed HAProxy config files installed."
+        case .managedConfigFailures: return "Managed HAProxy config writes that failed (unwritable, disk full, structural check or check_command)."
         }
     }
 }

@@ -101,5 +101,16 @@ public final class BridgeMetrics: Sendable {
         for g in gone { registry.unregisterGauge(g) }
     }
 
+    /// The managed config's gauges (the writer counts its writes and failures itself); nil: no managed config.
+    public func refreshManagedConfig(_ status: ManagedConfigWriter.Status?) {
+        guard let status else { return }
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "discovery_bridge_managed_config_failing", unitName: "",
+                                                            helpText: "1 while the managed HAProxy config cannot be updated (the last good file stays)."))
+            .set(Double(status.failing ? 1 : 0))
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "discovery_bridge_managed_config_last_success_timestamp_seconds", unitName: "",
+                                                            helpText: "Unix time the managed HAProxy config was last found or made current."))
+            .set(status.lastSuccess ?? 0)
+    }
+
     public func render() -> [UInt8] { registry.emitToBuffer() }
 }

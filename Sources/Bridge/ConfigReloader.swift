@@ -46,6 +46,10 @@ final class ConfigReloader: Sendable, CustomStringConvertible {
             ("haproxy.timeout_ms", fresh.config.haproxy.timeout != old.haproxy.timeout),
             ("state_file", fresh.config.stateFile != old.stateFile),
             ("metrics.listen", fresh.config.metrics != old.metrics),
+            ("haproxy.managed_config", fresh.config.haproxy.managedConfig != old.haproxy.managedConfig),
+            ("haproxy.check_command", fresh.config.haproxy.checkCommand != old.haproxy.checkCommand),
+            ("haproxy.master_cli", fresh.config.haproxy.masterCLI != old.haproxy.masterCLI),
+            ("haproxy.reload_probe_interval", fresh.config.haproxy.reloadProbeInterval != old.haproxy.reloadProbeInterval),
         ] where changed {
             logger.warning("config key changed but only takes effect after a restart", metadata: ["key": "\(key)"])
         }
@@ -54,6 +58,11 @@ final class ConfigReloader: Sendable, CustomStringConvertible {
         next.haproxy.timeout = old.haproxy.timeout
         next.stateFile = old.stateFile
         next.metrics = old.metrics
+        // The managed config writer and the reload watcher were built from these at start.
+        next.haproxy.managedConfig = old.haproxy.managedConfig
+        next.haproxy.checkCommand = old.haproxy.checkCommand
+        next.haproxy.masterCLI = old.haproxy.masterCLI
+        next.haproxy.reloadProbeInterval = old.haproxy.reloadProbeInterval
         await reconciler.updateConfig(next)
         providers.replace(with: providers.providerSet.next(providers: fresh.providers, metrics: metrics))
         logger.notice("config reloaded", metadata: [

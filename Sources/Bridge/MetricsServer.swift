@@ -111,6 +111,7 @@ public struct MetricsServer: Service, CustomStringConvertible {
         switch path {
         case "/metrics":
             metrics.refresh(view: await reconciler.view(), health: health, stateWriteFailing: reconciler.stateWriteFailing)
+            metrics.refreshManagedConfig(reconciler.managedConfig?.status)
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
         case "/healthz":
             let (fresh, reason) = await freshness()
@@ -156,7 +157,8 @@ public struct MetricsServer: Service, CustomStringConvertible {
         let (fresh, reason) = freshness(view)
         let report = StatusReport(
             backends: backends, providers: providers, fresh: fresh, problems: fresh ? nil : reason,
-            lastSync: view.lastSync.map { ISO8601DateFormatter().string(from: $0) }
+            lastSync: view.lastSync.map { ISO8601DateFormatter().string(from: $0) },
+            managedConfig: reconciler.managedConfig.map(StatusReport.ManagedConfig.init)
         )
         return StatusJSON.encode(report)
     }

@@ -18,6 +18,8 @@ public enum ReconcileEvent: Sendable {
     case sessions(Result<[String: [String: Int]], BridgeError>)
     /// The answer to `.apply`.
     case batchResult(BatchResult)
+    /// `ReloadWatcher` saw a new HAProxy worker answer: read live state now and repair what differs.
+    case reloadNoticed(workerPID: Int)
 }
 
 /// What the reconcile step asks its actor to do. At most one effect that needs an answer (`probeIdentity`,

@@ -54,6 +54,11 @@ extension ReconcileStep {
         case .failure(let error):
             return fail("reading live state", error, now: now)
         case .success(let state):
+            if let w = awaitingWorker, state.info.pid != w.pid, now.instant < w.until {
+                retryAt = now.instant + .milliseconds(5)
+                return [.closeConnection, .scheduleWake(at: retryAt)]
+            }
+            awaitingWorker = nil
             absorbLive(state, now: now)
             timers.lastResync = now.instant
             timers.lastRestartCheck = now.instant

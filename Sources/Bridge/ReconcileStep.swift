@@ -46,6 +46,9 @@ public struct ReconcileStep: Sendable {
 
     var timers: Timers
     public internal(set) var retryAt: ContinuousClock.Instant?
+    /// The worker a noticed reload started: until it answers (or the wait expires) a live read reaching another pid
+    /// came from the old worker, which still accepts connections for a moment after a reload.
+    var awaitingWorker: (pid: Int, until: ContinuousClock.Instant)?
     var backoff = Backoff()
     public internal(set) var firstSyncDone = false
     public internal(set) var readyDone = false
@@ -96,6 +99,7 @@ public struct ReconcileStep: Sendable {
         case .liveState(let result): return liveRead(result, now: now)
         case .sessions(let result): return sessionsRead(result, now: now)
         case .batchResult(let result): return batchAnswered(result, now: now)
+        case .reloadNoticed(let pid): return reloadNoticed(workerPID: pid, now: now)
         }
     }
 

@@ -24,12 +24,15 @@ public actor Reconciler: Service {
     private(set) var step: ReconcileStep
     private var loaded = false
     private var readyCallbacks: [@Sendable () -> Void] = []
+    /// Gets the slot tables whenever they are persisted, to keep `haproxy.managed_config` current; nil without it.
+    public nonisolated let managedConfig: ManagedConfigWriter?
 
     public init(
         config: BridgeConfig, haproxy: any HAProxyControl, store: StateStore, persister: StatePersister, logger: Logger,
         metrics: BridgeMetrics, wallClock: @escaping WallClock = { Date().timeIntervalSince1970 },
-        afterBatch: @escaping @Sendable (AppliedBatch) -> Void = { _ in }
+        afterBatch: @escaping @Sendable (AppliedBatch) -> Void = { _ in }, managedConfig: ManagedConfigWriter? = nil
     ) {
+        self.managedConfig = managedConfig
         self.haproxy = haproxy
         self.store = store
         self.persister = persister
@@ -56,6 +59,20 @@ public actor Reconciler: Service {
     /// Applies a new configuration: unchanged backends keep their slots; new ones are adopted from live state.
     public func updateConfig(_ newConfig: BridgeConfig) async {
         await perform(step.handle(.configChanged(newConfig), now: now()))
+        // Raised `slots` add free server lines even when no command is needed.
+        handTablesToManagedConfig()
+    }
+
+    /// A reload or restart of HAProxy was noticed (by `ReloadWatcher`): re-read live state now, over a new
+    /// connection, and re-apply whatever the managed file could not carry.
+    public func reloadNoticed(workerPID: Int) async {
+        await perform(step.handle(.reloadNoticed(workerPID: workerPID), now: now()))
+    }
+
+    /// The managed config writer gets the tables (it renders and installs them on its own queue, so this never
+    /// delays a Runtime API command; unchanged tables do not rewrite the file).
+    private func handTablesToManagedConfig() {
+        managedConfig?.submit(config: step.config, tables: step.tables)
     }
 
     // MARK: Run loop
@@ -69,6 +86,7 @@ public actor Reconciler: Service {
             wakeup.signal()
         }
         persister.submit(step.document(writtenAt: wallClock()))
+        handTablesToManagedConfig()
         haproxy.close()
     }
 
@@ -131,7 +149,10 @@ public actor Reconciler: Service {
                 queue.append(contentsOf: step.handle(.batchResult(result), now: now()))
             case .persist(let document):
                 persister.submit(document)
+                handTablesToManagedConfig()
             case .markReady:
+                // Written once at the first sync too, even when nothing changed (a first install has no file yet).
+                handTablesToManagedConfig()
                 let callbacks = readyCallbacks
                 readyCallbacks = []
                 for callback in callbacks { callback() }

@@ -4,10 +4,13 @@ public struct SlotTableReport: Codable, Sendable {
     public var slots: [SlotStatus]
     public var guardHolds: [String: GuardHoldStatus]
     public var haproxyReachable: Bool
+    /// Whether the managed HAProxy config file matches the table (absent without `haproxy.managed_config`).
+    public var managedConfig: ManagedConfigStatus.Report?
 
-    public init(slots: [SlotStatus], guardHolds: [String: GuardHoldStatus], haproxyReachable: Bool) {
+    public init(slots: [SlotStatus], guardHolds: [String: GuardHoldStatus], haproxyReachable: Bool, managedConfig: ManagedConfigStatus.Report? = nil) {
         self.slots = slots
         self.guardHolds = guardHolds
         self.haproxyReachable = haproxyReachable
+        self.managedConfig = managedConfig
     }
 }

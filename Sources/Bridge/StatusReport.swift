@@ -23,4 +23,27 @@ public struct StatusReport: Codable, Sendable {
     public var problems: String?
     /// ISO 8601 time of the last reconciliation.
     public var lastSync: String?
+    /// The managed HAProxy config writer, when `haproxy.managed_config` is set.
+    public var managedConfig: ManagedConfig?
+
+    /// How the managed config file is faring.
+    public struct ManagedConfig: Codable, Sendable {
+        public var path: String
+        public var failing: Bool
+        public var writes: Int
+        public var failures: Int
+        public var lastError: String?
+        /// Unix time it was last found or made current.
+        public var lastSuccess: Double?
+
+        public init(_ writer: ManagedConfigWriter) {
+            let st = writer.status
+            path = writer.path
+            failing = st.failing
+            writes = st.writes
+            failures = st.failures
+            lastError = st.lastError
+            lastSuccess = st.lastSuccess
+        }
+    }
 }

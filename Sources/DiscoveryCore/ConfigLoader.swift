@@ -82,10 +82,12 @@ public struct ConfigLoader: Sendable {
         guard drainCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.drain_check_interval", "must be at least 50ms") }
         let restartCheck = try hx.duration("restart_check_interval") ?? HAProxySettings.defaultRestartCheckInterval
         guard restartCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.restart_check_interval", "must be at least 50ms") }
+        let managed = try parseManaged(&hx, configDirectory: configDirectory)
         try hx.finish()
         let haproxy = HAProxySettings(
             runtimeAPI: api, timeout: timeoutMs.map { .milliseconds($0) } ?? HAProxySettings.defaultTimeout, resyncInterval: resync, drainCheckInterval: drainCheck,
-            restartCheckInterval: restartCheck
+            restartCheckInterval: restartCheck, managedConfig: managed.file, checkCommand: managed.check,
+            masterCLI: managed.masterCLI, reloadProbeInterval: managed.probe
         )
 
         // state_file
@@ -159,6 +161,35 @@ public struct ConfigLoader: Sendable {
     public static func resolve(_ path: String, against directory: String) -> String {
         if path.hasPrefix("/") { return path }
         return directory == "." || directory.isEmpty ? path : "\(directory)/\(path)"
+    }
+
+    /// `haproxy.managed_config`, `haproxy.check_command`, `haproxy.master_cli`, `haproxy.reload_probe_interval`.
+    static func parseManaged(_ hx: inout ObjectReader, configDirectory: String) throws(ConfigError)
+        -> (file: String?, check: [String]?, masterCLI: RuntimeEndpoint?, probe: Duration) {
+        let file = try hx.nonEmptyString("managed_config").map { resolve($0, against: configDirectory) }
+        if let file, file.hasSuffix("/") {
+            throw ConfigError(path: "haproxy.managed_config", "expected a file path, got the folder \"\(file)\"")
+        }
+        let check = try hx.stringArray("check_command")
+        if let check {
+            guard let first = check.first, !first.isEmpty else {
+                throw ConfigError(path: "haproxy.check_command", "expected the command and its arguments, e.g. [\"haproxy\", \"-c\", \"-f\", \"/etc/haproxy/haproxy.cfg\", \"-f\", \"{file}\"]")
+            }
+            guard check.contains(where: { $0.contains("{file}") }) else {
+                throw ConfigError(path: "haproxy.check_command", "no argument contains {file} (the candidate managed file), so the check would not see it")
+            }
+            guard file != nil else { throw ConfigError(path: "haproxy.check_command", "needs haproxy.managed_config (the file it checks)") }
+        }
+        var masterCLI: RuntimeEndpoint?
+        if let text = try hx.string("master_cli") {
+            guard let parsed = RuntimeEndpoint.parse(text) else {
+                throw ConfigError(path: "haproxy.master_cli", "expected \"unix:/run/haproxy-master.sock\" or \"tcp:HOST:PORT\", got \"\(text)\"")
+            }
+            masterCLI = parsed
+        }
+        let probe = try hx.duration("reload_probe_interval") ?? HAProxySettings.defaultReloadProbeInterval
+        guard probe >= .milliseconds(20) else { throw ConfigError(path: "haproxy.reload_probe_interval", "must be at least 20ms") }
+        return (file, check, masterCLI, probe)
     }
 
     static func parseListen(_ text: String) -> MetricsSettings? {

@@ -9,21 +9,37 @@ public struct HAProxySettings: Sendable, Equatable {
     public var drainCheckInterval: Duration
     /// How often HAProxy's pid is checked (`show info`, one command) to notice a restart between resyncs.
     public var restartCheckInterval: Duration
+    /// The HAProxy config file the bridge keeps current (`haproxy.managed_config`): its backends as server lines,
+    /// loaded by HAProxy with a second `-f`, so a reload or restart starts where the runtime left off. Nil: not written.
+    public var managedConfig: String?
+    /// Command run on every candidate managed file before it is installed; `{file}` stands for the candidate.
+    public var checkCommand: [String]?
+    /// HAProxy's master CLI (`-S`): a closed connection there is how a reload is noticed without polling.
+    public var masterCLI: RuntimeEndpoint?
+    /// Without a master CLI, how often a new stats-socket connection asks for HAProxy's pid to notice a reload.
+    public var reloadProbeInterval: Duration
 
     /// The defaults, written once: the config loader and tests start from these.
     public static let defaultTimeout: Duration = .seconds(2)
     public static let defaultResyncInterval: Duration = .seconds(10)
     public static let defaultDrainCheckInterval: Duration = .seconds(1)
     public static let defaultRestartCheckInterval: Duration = .seconds(1)
+    public static let defaultReloadProbeInterval: Duration = .milliseconds(100)
 
     public init(
         runtimeAPI: RuntimeEndpoint, timeout: Duration = defaultTimeout, resyncInterval: Duration = defaultResyncInterval,
-        drainCheckInterval: Duration = defaultDrainCheckInterval, restartCheckInterval: Duration = defaultRestartCheckInterval
+        drainCheckInterval: Duration = defaultDrainCheckInterval, restartCheckInterval: Duration = defaultRestartCheckInterval,
+        managedConfig: String? = nil, checkCommand: [String]? = nil, masterCLI: RuntimeEndpoint? = nil,
+        reloadProbeInterval: Duration = defaultReloadProbeInterval
     ) {
         self.runtimeAPI = runtimeAPI
         self.timeout = timeout
         self.resyncInterval = resyncInterval
         self.drainCheckInterval = drainCheckInterval
         self.restartCheckInterval = restartCheckInterval
+        self.managedConfig = managedConfig
+        self.checkCommand = checkCommand
+        self.masterCLI = masterCLI
+        self.reloadProbeInterval = reloadProbeInterval
     }
 }

@@ -141,7 +141,7 @@ final class RuntimeConnection {
         scanFrom = max(0, buffer.count - 2)
     }
 
-    private static func connect(_ endpoint: RuntimeEndpoint, timeoutMs: Int32) throws(RuntimeError) -> Int32 {
+    static func connect(_ endpoint: RuntimeEndpoint, timeoutMs: Int32) throws(RuntimeError) -> Int32 {
         switch endpoint {
         case .unix(let path):
             var addr = sockaddr_un()

@@ -6,10 +6,17 @@ import Glibc
 /// Writes a file so readers see the old or the new content, never a mix: temp file in the same folder, fsync,
 /// rename over the target, fsync of the folder.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String, mode: mode_t) throws(StateError) {
+    /// Checks a complete candidate file (given its temporary path) before it replaces the target; throwing keeps the old file.
+    public typealias Vetter = (String) throws(StateError) -> Void
+
+    /// - Parameters:
+    ///   - createFolder: create a missing folder (0700); when false a missing folder is an error, as for a file
+    ///     another program must read from a folder set up for it.
+    ///   - vet: run on the fsynced candidate before the rename.
+    public static func write(_ data: Data, to path: String, mode: mode_t, createFolder: Bool = true, vet: Vetter? = nil) throws(StateError) {
         let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         var isDir: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+        if createFolder, !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
@@ -49,6 +56,7 @@ public enum AtomicFile {
         if close(fd) != 0 {
             throw StateError.io(path: path, operation: "close \(tmp)", message: String(cString: strerror(errno)))
         }
+        try vet?(tmp)
         guard rename(tmp, path) == 0 else {
             throw StateError.io(path: path, operation: "rename \(tmp)", message: String(cString: strerror(errno)))
         }

@@ -34,7 +34,8 @@ struct Status: AsyncParsableCommand {
         if json {
             let report = SlotTableReport(
                 slots: SlotStatus.rows(backends: config.backends, tables: tables, live: live?.backends),
-                guardHolds: (doc?.guardHolds ?? [:]).mapValues(GuardHoldStatus.init), haproxyReachable: live != nil
+                guardHolds: (doc?.guardHolds ?? [:]).mapValues(GuardHoldStatus.init), haproxyReachable: live != nil,
+                managedConfig: ManagedConfigStatus.check(config, tables: tables)
             )
             print(StatusJSON.encode(report), terminator: "")
             return
@@ -57,6 +58,7 @@ struct Status: AsyncParsableCommand {
         for (backend, hold) in (doc?.guardHolds ?? [:]).sorted(by: { $0.key < $1.key }) {
             print("guard holding \(backend) since \(formatter.string(from: Date(timeIntervalSince1970: hold.since))): \(hold.reason) (would remove \(hold.wouldRemove))")
         }
+        if let managed = ManagedConfigStatus.check(config, tables: tables) { print(managed.line) }
         if doc == nil { print("(no state file at \(config.stateFile) yet)") }
     }
 }

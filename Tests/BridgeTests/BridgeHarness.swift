@@ -25,14 +25,15 @@ final class BridgeHarness: @unchecked Sendable {
     let factories: [any ProviderFactory]
 
     init(haproxy: HAProxyInstance, backendsJSON: String, extra: String = "", fileProvider: String = "",
-         providersJSON: String? = nil, factories: [any ProviderFactory] = [FileProviderFactory()], resyncInterval: String = "10s") throws {
+         providersJSON: String? = nil, factories: [any ProviderFactory] = [FileProviderFactory()], resyncInterval: String = "10s",
+         haproxyExtra: String = "") throws {
         self.factories = factories
         self.haproxy = haproxy
         dir = try TemporaryDirectory(prefix: "db-bridge")
         configText = """
         {
           "haproxy": { "runtime_api": "unix:\(haproxy.socketPath)", "timeout_ms": 2000, "resync_interval": "\(resyncInterval)",
-                       "drain_check_interval": "50ms", "restart_check_interval": "200ms" },
+                       "drain_check_interval": "50ms", "restart_check_interval": "200ms"\(haproxyExtra.isEmpty ? "" : ", \(haproxyExtra)") },
           "state_file": "\(dir.file("state.json"))",
           "providers": \(providersJSON ?? "{ \"file\": { \"path\": \"instances.json\"\(fileProvider) } }"),
           "backends": \(backendsJSON)\(extra.isEmpty ? "" : ",\n  \(extra)")

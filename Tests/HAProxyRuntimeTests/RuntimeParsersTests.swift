@@ -72,3 +72,23 @@ final class RuntimeParsersTests: XCTestCase {
         XCTAssertNil(RuntimeAnswer.classify(line: "del server web/slot11", answer: "Server deleted."))
     }
 }
+
+/// The master CLI's `show proc` as 2.6.12 prints it.
+final class MasterProcessParserTests: XCTestCase {
+    func test_show_proc_gives_the_master_and_the_newest_worker_first() throws {
+        let answer = """
+        #<PID>          <type>          <reloads>       <uptime>        <version>
+        14573           master          4 [failed: 0]   0d00h00m58s     2.6.12-1+deb12u4
+        # workers
+        17723           worker          0               0d00h00m11s     2.6.12-1+deb12u4
+        17001           worker          1               0d00h00m30s     2.6.12-1+deb12u4
+        # programs
+
+        """
+        let list = try XCTUnwrap(MasterProcessParser.parse(answer))
+        XCTAssertEqual(list.masterPID, 14573)
+        XCTAssertEqual(list.reloads, 4)
+        XCTAssertEqual(list.newestWorker, 17723)
+        XCTAssertNil(MasterProcessParser.parse("Unknown command.\n"))
+    }
+}

@@ -28,12 +28,17 @@ public final class HAProxyInstance: @unchecked Sendable {
     public let executable: String
     /// Started with `-W` (master-worker): `reload()` makes the master start a new worker from the config.
     public let masterWorker: Bool
+    /// The master CLI (`-S`), in master-worker mode.
+    public var masterSocketPath: String { directory.file("master.sock") }
+    /// Further config files loaded after haproxy.cfg (`-f` each), e.g. the bridge's managed config.
+    public let extraConfigFiles: [String]
     /// Extra command-line arguments, e.g. `-L <name>` (the local peer name of a `peers` section).
     public let extraArguments: [String]
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraArguments: [String] = []) async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraConfigFiles: [String] = [], extraArguments: [String] = []) async throws {
         self.masterWorker = masterWorker
+        self.extraConfigFiles = extraConfigFiles
         self.extraArguments = extraArguments
         guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
         executable = exe
@@ -76,7 +81,10 @@ public final class HAProxyInstance: @unchecked Sendable {
     /// Starts HAProxy (again) and waits until its socket answers.
     public func start() async throws {
         unlink(socketPath)
-        child = try ChildProcess(name: "haproxy", executable: executable, arguments: (masterWorker ? ["-W"] : []) + ["-db", "-f", configPath] + extraArguments, output: directory.file("haproxy.log"))
+        unlink(masterSocketPath)
+        let files = ([configPath] + extraConfigFiles).flatMap { ["-f", $0] }
+        let master = masterWorker ? ["-W", "-S", masterSocketPath] : []
+        child = try ChildProcess(name: "haproxy", executable: executable, arguments: master + ["-db"] + files + extraArguments, output: directory.file("haproxy.log"))
         let client = RuntimeClient(endpoint: endpoint, timeout: .milliseconds(500))
         defer { client.close() }
         try await eventually("HAProxy to answer on \(socketPath)", timeout: .seconds(10), every: .milliseconds(20)) {
@@ -98,8 +106,9 @@ public final class HAProxyInstance: @unchecked Sendable {
     public func reload() async throws {
         guard masterWorker, let child else { throw TestSupportError("reload needs a running master-worker HAProxy") }
         let before = try await currentWorkerPID()
-        // The worker answers before the master runs its loop; a SIGUSR2 that early is lost, so send it again
-        // every 2 s until a new worker answers.
+        // A master still re-executing from the previous reload has no SIGUSR2 handler yet and drops the signal:
+        // wait for its CLI, and still send the signal again every 2 s until a new worker answers.
+        try await waitForMasterLoop()
         var lastSignal = ContinuousClock.now
         child.signal(SIGUSR2)
         try await eventually("a new worker after reload", timeout: .seconds(10), every: .milliseconds(10)) {
@@ -109,6 +118,83 @@ public final class HAProxyInstance: @unchecked Sendable {
             }
             return (try? await self.currentWorkerPID()).map { $0 != before } ?? false
         }
+    }
+
+    /// Reloads through the master CLI's `reload` command (2.6 closes the connection without an answer).
+    public func reloadViaMasterCLI() async throws {
+        guard masterWorker else { throw TestSupportError("reload needs a running master-worker HAProxy") }
+        let before = try await currentWorkerPID()
+        try await waitForMasterLoop()
+        try sendToMasterCLI("reload\n")
+        try await eventually("a new worker after the master CLI reload", timeout: .seconds(10), every: .milliseconds(10)) {
+            (try? await self.currentWorkerPID()).map { $0 != before } ?? false
+        }
+    }
+
+    /// Waits until the master answers `show proc` on its CLI: it then runs its loop and handles signals.
+    public func waitForMasterLoop() async throws {
+        try await eventually("the master CLI to list its workers", timeout: .seconds(10), every: .milliseconds(5)) {
+            (try? self.askMasterCLI("show proc\n").contains("worker")) ?? false
+        }
+    }
+
+    /// One command on the master CLI (half-close, then read to the end).
+    public func askMasterCLI(_ text: String) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in masterSocketPath.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { throw TestSupportError("connect \(masterSocketPath): \(String(cString: strerror(errno)))") }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes `text` to the master CLI and waits for the master to close. While the master re-executes after a
+    /// reload its socket refuses connections for a moment: retried for up to 5 s.
+    public func sendToMasterCLI(_ text: String) throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                return try sendToMasterCLIOnce(text)
+            } catch {
+                if ContinuousClock.now > deadline { throw error }
+                usleep(5_000)
+            }
+        }
+    }
+
+    private func sendToMasterCLIOnce(_ text: String) throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in masterSocketPath.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { throw TestSupportError("connect \(masterSocketPath): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+            throw TestSupportError("write to the master CLI failed")
+        }
+        // The master acts on the command before it closes; wait for that close (bounded) rather than racing it.
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 512)
+        while buf.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
     }
 
     /// The pid answering on a new connection to the socket.
