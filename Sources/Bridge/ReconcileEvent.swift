@@ -43,6 +43,8 @@ public enum ReconcileEffect: Sendable {
     case batchApplied(AppliedBatch)
     /// Run a `.tick` at this instant, or when an input arrives if nil.
     case scheduleWake(at: ContinuousClock.Instant?)
+    /// Tell providers that these watched instances take no traffic in any backend (after a cycle HAProxy took).
+    case releaseTraffic([TrafficReleaseTracker.Announcement])
 }
 
 /// The plans of one cycle, per backend, in the order they are sent (each plan's `commands` are its `SlotAction`s).

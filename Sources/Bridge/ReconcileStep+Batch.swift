@@ -149,6 +149,10 @@ extension ReconcileStep {
                 effects.append(.markReady)
             }
         }
+        if live != nil, retryAt == nil, firstSyncDone {
+            let due = releases.due(tables: tables, backends: config.backends)
+            if !due.isEmpty { effects.append(.releaseTraffic(due)) }
+        }
         return effects + [.scheduleWake(at: nextWake(now: now))]
     }
 }

@@ -41,6 +41,8 @@ public struct ReconcileStep: Sendable {
     var pendingSince: [String: ContinuousClock.Instant] = [:]
     public internal(set) var holds: [String: GuardHold] = [:]
     var holdsChanged = false
+    /// Providers waiting to hear that instances take no traffic anywhere (the feedback path, e.g. lifecycle hooks).
+    var releases = TrafficReleaseTracker()
     var lastUnslotted: [String: [String]] = [:]
     var lastRejected: [String: [String]] = [:]
 
@@ -136,6 +138,7 @@ public struct ReconcileStep: Sendable {
                 if pendingSince[name] == nil { pendingSince[name] = now.instant }
             }
         }
+        if let watch = update.releaseWatch, releases.watch(provider: update.provider, watch) { changed = true }
         guard changed else { return [] }
         if coalesceUntil == nil { coalesceUntil = now.instant + config.coalesce }
         return [.scheduleWake(at: nextWake(now: now))]

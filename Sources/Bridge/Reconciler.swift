@@ -158,6 +158,11 @@ public actor Reconciler: Service {
                 for callback in callbacks { callback() }
             case .batchApplied(let applied):
                 afterBatch(applied)
+            case .releaseTraffic(let announcements):
+                for a in announcements {
+                    logger.info("instances take no traffic in any backend; telling their provider", metadata: ["provider": "\(a.provider)", "instances": "\(a.ids.prefix(10).joined(separator: ","))"])
+                    a.receiver.noLongerServing(a.ids)
+                }
             case .scheduleWake:
                 // The run loop asks the step when to wake; the nudge makes it ask again.
                 wakeup.signal()

@@ -47,6 +47,8 @@ struct StepDriver {
     private(set) var batches: [ApplyBatch] = []
     private(set) var readyCount = 0
     private(set) var applied: [AppliedBatch] = []
+    /// Ids announced to providers by `.releaseTraffic`, one list per announcement.
+    private(set) var released: [[String]] = []
 
     init(config text: String, document: StateDocument? = nil) throws {
         let config = try ConfigLoader.parse(try JSONValue.parse(text), factories: ["file"])
@@ -131,6 +133,8 @@ struct StepDriver {
             readyCount += 1
         case .batchApplied(let batch):
             applied.append(batch)
+        case .releaseTraffic(let list):
+            released.append(contentsOf: list.map(\.ids))
         case .closeConnection, .scheduleWake:
             break
         }
@@ -163,6 +167,7 @@ extension ReconcileEffect {
         case .markReady: return "markReady"
         case .batchApplied: return "batchApplied"
         case .scheduleWake: return "scheduleWake"
+        case .releaseTraffic: return "releaseTraffic"
         }
     }
 }

@@ -53,6 +53,8 @@ public struct EC2Config: Sendable, Equatable {
     /// STS endpoint override; `{region}` is replaced. Default `https://sts.{region}.amazonaws.com`.
     public var stsEndpoint: String?
     public var timeout: Duration = .seconds(10)
+    /// The SQS event queue (`events`); nil: DescribeInstances polling only.
+    public var events: EC2EventsConfig?
 
     public init() {}
 
@@ -155,6 +157,7 @@ public struct EC2Config: Sendable, Equatable {
             guard d >= .milliseconds(100), d <= .seconds(300) else { throw ConfigError(path: r.pathOf("timeout"), "must be between 100ms and 5m") }
             c.timeout = d
         }
+        if let e = r.raw("events") { c.events = try EC2EventsConfig.parse(e, path: r.pathOf("events")) }
         try r.finish()
         return c
     }

@@ -72,7 +72,35 @@ public struct EC2Provider: DiscoveryProvider {
         }
         defer { client?.shutdown() }
         let state = RefreshLoop(provider: self, transport: transport)
-        await state.run(sink: sink)
+        guard let events = config.events, let queue = SQSQueueURL(events.queueURL) else {
+            await state.run(sink: sink)
+            return
+        }
+        let inbox = ReleaseInbox()
+        let lifecycle = events.completeLifecycleActions
+            ? LifecycleActions(config: events, client: AutoScalingClient(config: events, transport: transport, timeout: config.timeout),
+                               credentials: state.credentials, logger: logger)
+            : nil
+        await state.enableEvents(events, lifecycle: lifecycle, inbox: inbox)
+        let pump = EventQueueLoop(state: state, config: events,
+                                  sqs: SQSClient(queue: queue, queueURL: events.queueURL, transport: transport, timeout: config.timeout),
+                                  credentials: state.credentials, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await state.run(sink: sink) }
+            group.addTask { await pump.run(sink: sink) }
+            if let lifecycle {
+                group.addTask { await lifecycle.runHeartbeats() }
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { completions in
+                        for await ids in inbox.stream {
+                            completions.addTask { await lifecycle.released(ids) }
+                        }
+                    }
+                }
+            }
+            await group.waitForAll()
+        }
+        inbox.finish()
     }
 }
 
@@ -88,6 +116,21 @@ final actor RefreshLoop {
 
     var regions: [String] = []
     var lastPublished: [String: [Instance]]?
+    /// The last refresh's instances per region, plus instances an event's DescribeInstances added since.
+    var truth: [String: [EC2Instance]] = [:]
+    /// Bare instance id → region, for every instance of `truth` tagged with a watched service.
+    var known: [String: String] = [:]
+    /// Instances described for an event after a refresh began: that refresh's older answer must not drop them.
+    var eventDescribed: [String: (region: String, instance: EC2Instance, at: ContinuousClock.Instant)] = [:]
+    var overlay = EventOverlay(drainOnRebalance: false)
+    var events: EC2EventsConfig?
+    var lifecycle: LifecycleActions?
+    var inbox: ReleaseInbox?
+    var lastWatch: Set<String>?
+    /// Finished by the first good refresh; the event pump waits on it (cancellably).
+    let firstRefresh = AsyncStream<Void>.makeStream()
+    var hasTruth = false
+    var badInput = BadInputLog()
     var warned = Set<EC2Mapper.Warning>()
     /// Consecutive throttled refreshes per region, for the backoff.
     var throttled: [String: Int] = [:]
@@ -187,23 +230,33 @@ final actor RefreshLoop {
         if !failures.isEmpty {
             throw EC2Error.transport(failures.joined(separator: "; "))
         }
+        truth = Dictionary(perRegion.map { ($0.region, $0.instances) }, uniquingKeysWith: { a, _ in a })
+        absorbRefresh(startedAt: started)
+        let elapsed = ContinuousClock.now - started
+        logger.debug("ec2: refresh done", metadata: [
+            "regions": "\(regions.count)", "requests": "\(requests)",
+            "instances": "\(perRegion.reduce(0) { $0 + $1.instances.count })", "elapsed": "\(elapsed)",
+        ])
+        await publishIfChanged(sink: sink)
+    }
+
+    /// Maps `truth` (with event drains laid over it) and publishes when the snapshot or the release watch changed.
+    func publishIfChanged(sink: any ProviderSink) async {
         var warnings: [EC2Mapper.Warning] = []
-        let byService = mapper.group(perRegion, services: services, warnings: &warnings)
+        let byService = mapper.group(regions.map { (region: $0, instances: truth[$0] ?? []) }, services: services, warnings: &warnings)
         for w in warnings where !warned.contains(w) {
             if warned.count > 10_000 { warned.removeAll() }
             warned.insert(w)
             logger.warning("ec2: \(w.message)", metadata: ["instance": "\(w.instanceID)"])
         }
         var snapshot: [String: [Instance]] = [:]
-        for s in provider.sources { snapshot[s.key] = byService[s.service] ?? [] }
-        let elapsed = ContinuousClock.now - started
-        logger.debug("ec2: refresh done", metadata: [
-            "regions": "\(regions.count)", "requests": "\(requests)",
-            "instances": "\(perRegion.reduce(0) { $0 + $1.instances.count })", "elapsed": "\(elapsed)",
-        ])
-        if snapshot != lastPublished {
+        for s in provider.sources { snapshot[s.key] = overlay.marks.isEmpty ? (byService[s.service] ?? []) : drained(byService[s.service] ?? []) }
+        let watch = await lifecycle?.watchIDs
+        if snapshot != lastPublished || watch != lastWatch {
             lastPublished = snapshot
-            await sink.publish(ProviderUpdate(provider: "ec2", sources: snapshot))
+            lastWatch = watch
+            let releaseWatch = inbox.map { ReleaseWatch(ids: watch ?? [], receiver: $0) }
+            await sink.publish(ProviderUpdate(provider: "ec2", sources: snapshot, releaseWatch: releaseWatch))
         }
     }
 
