@@ -24,3 +24,9 @@ if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import boto3, flask
     echo "installing Python packages: moto[server] boto3"
     python3 -m pip install -q 'moto[server]>=5,<6' boto3 || python3 -m pip install -q --break-system-packages 'moto[server]>=5,<6' boto3
 fi
+
+# hypercorn: the Consul fake's TLS listener (HTTP/2 by ALPN) for the HTTP/2 multiplexing tests and bench.
+if ! python3 -c 'import hypercorn, h2' >/dev/null 2>&1; then
+    echo "installing Python packages: hypercorn"
+    python3 -m pip install -q 'hypercorn>=0.17,<0.19' || python3 -m pip install -q --break-system-packages 'hypercorn>=0.17,<0.19'
+fi

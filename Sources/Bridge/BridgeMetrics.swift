@@ -52,6 +52,19 @@ public final class BridgeMetrics: Sendable {
         }
     }
 
+    /// Brings a provider-reported running total up to `total` (a provider counts; the bridge exports the growth).
+    private func advance(_ name: String, labels: [(String, String)], to total: Int, help: String) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let delta = totals.withLock { t -> Int in
+            let d = total - (t[key] ?? 0)
+            if d > 0 { t[key] = total }
+            return d
+        }
+        guard delta > 0 else { return }
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            .increment(by: Int64(delta))
+    }
+
     /// Records one change-to-applied latency.
     public func observeApplyLatency(_ seconds: Double) {
         applyLatency.record(.nanoseconds(Int64(seconds * 1e9)))
@@ -90,6 +103,13 @@ public final class BridgeMetrics: Sendable {
                   help: "Seconds since the provider last answered successfully (-1: never).", into: &seen)
             gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], stale.contains(provider) ? 1 : 0,
                   help: "1 when the provider has not answered within its staleness limit.", into: &seen)
+        }
+        for metric in health.providerMetrics {
+            let labels = metric.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            switch metric.kind {
+            case .gauge: gauge(metric.name, labels: labels, metric.value, help: metric.help, into: &seen)
+            case .counter: advance(metric.name, labels: labels, to: Int(metric.value), help: metric.help)
+            }
         }
         gauge("discovery_bridge_haproxy_synced", view.lastError == nil && view.hasSynced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.", into: &seen)
         gauge("discovery_bridge_state_write_failing", stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.", into: &seen)
