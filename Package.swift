@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "discovery-bridge",
             dependencies: [
-                "DiscoveryCore", "Bridge", "HAProxyRuntime", "StateStore",
+                "DiscoveryCore", "Bridge", "HAProxyRuntime", "StateStore", "CurlHTTP",
                 "FileProvider", "ConsulProvider", "EC2Provider", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
