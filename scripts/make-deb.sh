@@ -36,6 +36,12 @@ sed -e 's#/usr/local/bin/discovery-bridge#/usr/bin/discovery-bridge#g' \
     "$root/systemd/discovery-bridge.service" > "$stage/lib/systemd/system/discovery-bridge.service"
 chmod 0644 "$stage/lib/systemd/system/discovery-bridge.service"
 install -D -m 0644 "$root/config.sample.json" "$stage/etc/discovery-bridge/config.json"
+# The haproxy.service drop-in that loads the managed config (issue 9) changes HAProxy's command line, so it is
+# shipped as an example to copy into /etc/systemd/system/haproxy.service.d/, never enabled by the package itself.
+install -d "$stage/usr/share/discovery-bridge/haproxy.service.d"
+sed -e 's#/usr/local/bin/discovery-bridge#/usr/bin/discovery-bridge#g' \
+    "$root/systemd/haproxy.service.d/discovery-bridge.conf" > "$stage/usr/share/discovery-bridge/haproxy.service.d/discovery-bridge.conf"
+chmod 0644 "$stage/usr/share/discovery-bridge/haproxy.service.d/discovery-bridge.conf"
 
 doc="$stage/usr/share/doc/discovery-bridge"
 install -D -m 0644 "$pkg/copyright" "$doc/copyright"
