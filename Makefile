@@ -3,8 +3,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PREFIX ?= /usr/local
 SWIFT_TEST_FLAGS ?= --parallel --num-workers 2
+# Release builds link the Swift runtime and Foundation statically: the .deb then needs only libc and libcurl4.
+RELEASE_FLAGS ?= --static-swift-stdlib
 
-.PHONY: all deps build release test demo install bench drills clean
+.PHONY: all deps build release test demo install bench drills clean deb
 
 all: build
 
@@ -16,7 +18,9 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --product discovery-bridge
+	@# SwiftPM skips its prebuild commands when no source changed; this makes the build info (commit) current.
+	@touch Sources/BuildInfo/BuildInfo.swift
+	$(SWIFT) build -c release --product discovery-bridge $(RELEASE_FLAGS)
 
 # The whole suite: unit, property and integration tests (real HAProxy 2.6, moto_server, the Consul fake), CI-sized
 # drills, then a smoke run of the release binary (some faults exist only in optimised builds). The last line is
@@ -27,9 +31,11 @@ test: deps
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS) --xunit-output .build/test-results.xml 2>&1 | tee .build/test-output.log; tests=$$?; \
 	smoke=; \
 	if [ $$tests = 0 ]; then \
-	  $(SWIFT) build -c release --product discovery-bridge && \
+	  $(SWIFT) build -c release --product discovery-bridge $(RELEASE_FLAGS) && \
 	  scripts/release-smoke.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"; smoke="--check release-smoke=$$?"; \
+	  scripts/deb-check.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"; smoke="$$smoke --check deb-check=$$?"; \
 	fi; \
+	scripts/monitoring-check.sh; smoke="$$smoke --check monitoring-check=$$?"; \
 	scripts/test-summary.py .build/test-results.xml .build/test-output.log $$tests $$smoke
 
 # A local HAProxy on loopback fed by the file provider; Ctrl-C stops everything it started.
@@ -42,13 +48,17 @@ drills: deps
 	$(SWIFT) build --build-tests
 	DRILLS=full $(SWIFT) test --skip-build --filter DrillTests 2>&1 | tee drills.log | grep -E "^drill |error|Executed"
 
+# The Debian package, discovery-bridge_<VERSION>_<arch>.deb, from the release build (README: Install and upgrade).
+deb: release
+	@scripts/make-deb.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge"
+
 install: release
 	@scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" "$(PREFIX)"
 
 # Benchmarks (release build): prints a table and writes bench-results.json. BENCH_FLAGS="--quick" for a smoke run.
 BENCH_FLAGS ?=
 bench: deps
-	$(SWIFT) build -c release --product discovery-bridge
+	$(SWIFT) build -c release --product discovery-bridge $(RELEASE_FLAGS)
 	$(SWIFT) build -c release --product discovery-bridge-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge-bench" --bridge-bin "$$($(SWIFT) build -c release --show-bin-path)/discovery-bridge" --json bench-results.json $(BENCH_FLAGS)
 

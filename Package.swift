@@ -43,11 +43,14 @@ let package = Package(
             path: "Sources/StateStore",
             swiftSettings: strict
         ),
+        // Version, git commit and compiler of this build, generated from VERSION before every build (no dependencies).
+        .target(name: "BuildInfo", path: "Sources/BuildInfo", swiftSettings: strict, plugins: ["BuildInfoPlugin"]),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Plugins/BuildInfoPlugin"),
         // The reconciler and the long-running services.
         .target(
             name: "Bridge",
             dependencies: [
-                "DiscoveryCore", "HAProxyRuntime", "StateStore",
+                "DiscoveryCore", "HAProxyRuntime", "StateStore", "BuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -95,8 +98,8 @@ let package = Package(
         .executableTarget(
             name: "discovery-bridge",
             dependencies: [
-                "DiscoveryCore", "Bridge", "HAProxyRuntime", "StateStore",
-                "FileProvider", "ConsulProvider", "EC2Provider",
+                "DiscoveryCore", "Bridge", "HAProxyRuntime", "StateStore", "CurlHTTP",
+                "FileProvider", "ConsulProvider", "EC2Provider", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

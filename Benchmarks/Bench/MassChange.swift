@@ -3,7 +3,7 @@ import Foundation
 import HAProxyRuntime
 import TestSupport
 
-/// Benchmark 9: a mass change on a running bridge: one rewrite of the instances file adds 2,000 instances over 100
+/// Benchmark 10: a mass change on a running bridge: one rewrite of the instances file adds 2,000 instances over 100
 /// backends; from the rename until HAProxy has answered every command, versus the same commands sent raw over one
 /// connection (the floor), in the same run on the same HAProxy.
 enum MassChange {

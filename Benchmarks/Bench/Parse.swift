@@ -6,7 +6,7 @@ import TestSupport
 import Glibc
 #endif
 
-/// Benchmark 8: reading the instances file (10,000 instances over 500 services): fresh with the fast path, with the
+/// Benchmark 9: reading the instances file (10,000 instances over 500 services): fresh with the fast path, with the
 /// strict reader it falls back to (the parser before issue 14), and again after a rewrite that changed one service in
 /// five (only changed bytes are parsed).
 enum Parse {

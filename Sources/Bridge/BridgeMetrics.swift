@@ -1,3 +1,4 @@
+import BuildInfo
 import DiscoveryCore
 import Prometheus
 import Synchronization
@@ -28,6 +29,11 @@ public final class BridgeMetrics: Sendable {
             made[c] = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: c.rawValue, unitName: "", helpText: c.help))
         }
         counters = made
+        // Set once, never refreshed, so the scrape-time cleanup of gauges leaves it alone.
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "discovery_bridge_build_info", unitName: "", helpText: "Always 1; the labels say which build is running."),
+            labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit), ("swift", BuildInfo.swiftVersion)]
+        ).set(Double(1))
     }
 
     /// Adds `amount` to a counter.
@@ -45,11 +51,25 @@ public final class BridgeMetrics: Sendable {
         registry.makeCounter(descriptor: MetricNameDescriptor(
             metricName: "discovery_bridge_provider_requests_total", unitName: "",
             helpText: "Provider round trips to their source (successes and failures)."), labels: [("provider", provider)]).increment()
-        if failed {
-            registry.makeCounter(descriptor: MetricNameDescriptor(
-                metricName: "discovery_bridge_provider_errors_total", unitName: "",
-                helpText: "Provider round trips that failed."), labels: [("provider", provider)]).increment()
+        // Made on the first round trip, failed or not: a counter that appears only with its first failure is
+        // invisible to rate()/increase() alerts for that failure.
+        let errors = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "discovery_bridge_provider_errors_total", unitName: "",
+            helpText: "Provider round trips that failed."), labels: [("provider", provider)])
+        if failed { errors.increment() }
+    }
+
+    /// Brings a provider-reported running total up to `total` (a provider counts; the bridge exports the growth).
+    private func advance(_ name: String, labels: [(String, String)], to total: Int, help: String) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let delta = totals.withLock { t -> Int in
+            let d = total - (t[key] ?? 0)
+            if d > 0 { t[key] = total }
+            return d
         }
+        guard delta > 0 else { return }
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            .increment(by: Int64(delta))
     }
 
     /// Records one change-to-applied latency.
@@ -73,6 +93,9 @@ public final class BridgeMetrics: Sendable {
                 gauge("discovery_bridge_slots", labels: [("backend", backend.name), ("state", state)], Double(value),
                       help: "Slots per backend: total, used (active), draining, free.", into: &seen)
             }
+            gauge("discovery_bridge_slots_limit", labels: [("backend", backend.name)],
+                  Double(backend.growth.mode == .addServer ? max(backend.growth.maxSlots, backend.slots) : backend.slots),
+                  help: "Most slots the backend can have: slots, or growth.max_slots with add_server growth.", into: &seen)
             gauge("discovery_bridge_unslotted_instances", labels: [("backend", backend.name)], Double(view.unslotted[backend.name]?.count ?? 0),
                   help: "Desired instances that found no slot.", into: &seen)
             gauge("discovery_bridge_guard_holding", labels: [("backend", backend.name)], view.holds[backend.name] == nil ? 0 : 1,
@@ -90,6 +113,13 @@ public final class BridgeMetrics: Sendable {
                   help: "Seconds since the provider last answered successfully (-1: never).", into: &seen)
             gauge("discovery_bridge_provider_stale", labels: [("provider", provider)], stale.contains(provider) ? 1 : 0,
                   help: "1 when the provider has not answered within its staleness limit.", into: &seen)
+        }
+        for metric in health.providerMetrics {
+            let labels = metric.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            switch metric.kind {
+            case .gauge: gauge(metric.name, labels: labels, metric.value, help: metric.help, into: &seen)
+            case .counter: advance(metric.name, labels: labels, to: Int(metric.value), help: metric.help)
+            }
         }
         gauge("discovery_bridge_haproxy_synced", view.lastError == nil && view.hasSynced ? 1 : 0, help: "1 when the last reconciliation reached HAProxy.", into: &seen)
         gauge("discovery_bridge_state_write_failing", stateWriteFailing ? 1 : 0, help: "1 while the state file cannot be written.", into: &seen)

@@ -23,4 +23,8 @@ public struct BridgeSink: ProviderSink {
     public func reportFailure(provider: String, error: String) async {
         health.recordFailure(provider, error: error)
     }
+
+    public func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async {
+        health.recordMetrics(provider, metrics)
+    }
 }

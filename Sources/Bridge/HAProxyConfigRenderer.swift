@@ -10,9 +10,18 @@ public enum HAProxyConfigRenderer {
         #   stats socket \(socketExample(config.haproxy.runtimeAPI)) mode 660 level admin expose-fd listeners
 
         """
+        let peers = Set(config.backends.compactMap(\.persistence.peers)).sorted()
+        if !peers.isEmpty {
+            out += "# Stick tables sync through your peers section(s) \(peers.joined(separator: ", ")), the same on both hosts; each HAProxy\n"
+            out += "# names its own peer with -L <name> (or `localpeer` in global). See README, HA pairs.\n"
+        }
+        if config.backends.contains(where: { $0.persistence.mode == .cookie }) {
+            out += "# This output holds the dynamic-cookie-key: keep the file readable by HAProxy only, the same key on both hosts.\n"
+        }
         for backend in config.backends {
             out += "\nbackend \(backend.name)\n"
             out += "    balance roundrobin\n"
+            for line in backend.persistence.haproxyLines { out += "    \(line)\n" }
             let options = backend.serverOptions.isEmpty ? "" : " \(backend.serverOptions)"
             out += "    server-template \(backend.serverPrefix) 1-\(backend.slots) \(PlaceholderAddress.endpoint)\(options) disabled\n"
         }

@@ -29,6 +29,8 @@ public enum ManagedConfigRenderer {
     public static func renderBackend(_ backend: BackendConfig, slots: [Slot]) -> String {
         var out = "backend \(backend.name)\n"
         out += "    balance roundrobin\n"
+        // The same persistence lines as `render`, so a reload or restart keeps address-keyed persistence.
+        for line in backend.persistence.haproxyLines { out += "    \(line)\n" }
         for slot in slots {
             out += "    " + serverLine(backend, slot) + "\n"
         }

@@ -21,6 +21,8 @@ public final class ProviderHealth: Sendable {
 
     private let entries: Mutex<[String: Entry]>
     private let metrics: BridgeMetrics?
+    /// The latest figure of each metric a provider reports, by provider, name and labels.
+    private let reported = Mutex<[String: ProviderMetric]>([:])
 
     /// `previous`: the health of the set this one replaces; a provider kept by name keeps its history (last
     /// success, counts) and takes its new staleness limit.
@@ -59,6 +61,20 @@ public final class ProviderHealth: Sendable {
     }
 
     public var snapshot: [String: Entry] { entries.withLock { $0 } }
+
+    /// Keeps the latest value of each metric a provider reports (exported at scrape time).
+    public func recordMetrics(_ provider: String, _ reported: [ProviderMetric]) {
+        self.reported.withLock { m in
+            for metric in reported {
+                var labeled = metric
+                labeled.labels["provider"] = provider
+                m[labeled.name + labeled.labels.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value)" }.joined()] = labeled
+            }
+        }
+    }
+
+    /// Every provider metric's latest value.
+    public var providerMetrics: [ProviderMetric] { reported.withLock { Array($0.values) } }
 
     /// Providers whose last success is older than their staleness limit (or who never succeeded within it).
     public func staleProviders(now: ContinuousClock.Instant = .now) -> [String] {

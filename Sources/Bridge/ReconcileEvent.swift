@@ -72,9 +72,6 @@ public struct AppliedBatch: Sendable {
     /// Seconds from a snapshot change arriving to its commands being acknowledged, one per backend that had one.
     public var changeToApplied: [Double]
     public var commands: Int
-    /// Instances whose slot this batch freed and that hold no slot in any backend any more: they take no traffic
-    /// anywhere (the seam for provider feedback such as completing an Auto Scaling lifecycle action).
-    public var released: [String]
 }
 
 /// The two clocks a step reads: monotonic for timers, wall for what is persisted (slot `since`, drain deadlines).

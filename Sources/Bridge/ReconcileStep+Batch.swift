@@ -110,27 +110,9 @@ extension ReconcileStep {
             effects.append(.persist(document(writtenAt: now.wall)))
         }
         if batch.commandCount > 0 {
-            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: batch.commandCount,
-                                                      released: released(in: batch, failed: failedBackends))))
+            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: batch.commandCount)))
         }
         return effects + finishCycle(now: now)
-    }
-
-    /// Instances freed by the accepted part of `batch` that no table still holds.
-    func released(in batch: ApplyBatch, failed: Set<String>) -> [String] {
-        var freed = Set<String>()
-        for plan in batch.plans where !failed.contains(plan.backend) {
-            for change in plan.changes where change.kind == .freed {
-                if let id = change.instanceID { freed.insert(id) }
-            }
-        }
-        guard !freed.isEmpty else { return [] }
-        for table in tables.values {
-            for slot in table.slots {
-                if let id = slot.instanceID { freed.remove(id) }
-            }
-        }
-        return freed.sorted()
     }
 
     /// Records a cycle that reached HAProxy and declares readiness once due.

@@ -13,6 +13,7 @@ final class CurlEngine: @unchecked Sendable {
         var phases: [UInt64: Phase] = [:]
         var pending: [Transfer] = []
         var cancelRequests: [UInt64] = []
+        var maxHostConnections: Int?
         var shutdown = false
     }
 
@@ -20,17 +21,38 @@ final class CurlEngine: @unchecked Sendable {
     /// The multi handle: `curl_multi_wakeup` may be called from any thread, everything else only on the engine thread.
     private let multi: UnsafeMutableRawPointer
     private let logger: Logger?
+    private let options: HTTPClientOptions
+    /// Written only by libcurl's socket callbacks on the engine thread; read atomically from anywhere.
+    private let sockets: UnsafeMutablePointer<db_curl_sockets>
 
-    init(logger: Logger?) {
+    init(logger: Logger?, options: HTTPClientOptions) {
         self.logger = logger
-        guard let m = curl_multi_init() else {
+        self.options = options
+        guard let m = curl_multi_init(), let counts = db_curl_sockets_new() else {
             // Only fails when out of memory.
             preconditionFailure("curl_multi_init failed")
         }
         multi = m
+        sockets = counts
+        _ = db_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, options.multiplex ? CURLPIPE_MULTIPLEX : 0)
+        if options.maxHostConnections > 0 {
+            _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.maxHostConnections)
+            // The idle cache must hold every allowed connection, or reuse turns into close-and-reconnect churn.
+            _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(options.maxHostConnections, 16))
+        }
+        _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_CONCURRENT_STREAMS, max(1, options.maxConcurrentStreams))
     }
 
-    deinit { curl_multi_cleanup(multi) }
+    deinit {
+        curl_multi_cleanup(multi)
+        db_curl_sockets_free(sockets)
+    }
+
+    var connectionCounts: HTTPConnectionCounts {
+        HTTPConnectionCounts(open: db_curl_sockets_open(sockets), peak: db_curl_sockets_peak(sockets), opened: db_curl_sockets_opened(sockets))
+    }
+
+    func resetPeak() { db_curl_sockets_reset_peak(sockets) }
 
     func start() {
         let thread = Thread { [self] in self.loop() }
@@ -85,6 +107,11 @@ final class CurlEngine: @unchecked Sendable {
         curl_multi_wakeup(multi)
     }
 
+    func setMaxHostConnections(_ n: Int) {
+        state.withLock { $0.maxHostConnections = n }
+        curl_multi_wakeup(multi)
+    }
+
     private func loop() {
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
         var byID: [UInt64: Transfer] = [:]
@@ -100,12 +127,14 @@ final class CurlEngine: @unchecked Sendable {
         }
 
         while true {
-            let (incoming, cancels, stop) = state.withLock { s in
-                let batch = (s.pending, s.cancelRequests, s.shutdown)
+            let (incoming, cancels, stop, maxHost) = state.withLock { s in
+                let batch = (s.pending, s.cancelRequests, s.shutdown, s.maxHostConnections)
                 s.pending = []
                 s.cancelRequests = []
+                s.maxHostConnections = nil
                 return batch
             }
+            if let maxHost { _ = db_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(0, maxHost)) }
             for t in incoming {
                 if let error = configure(t) {
                     finish(t, .failure(error))
@@ -145,8 +174,14 @@ final class CurlEngine: @unchecked Sendable {
     private func outcome(of t: Transfer, code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
         if code == CURLE_OK {
             var status = 0
-            if let easy = t.easy { _ = db_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
-            return .success(HTTPResponse(status: status, headers: t.headers, body: t.body))
+            var version = 0
+            if let easy = t.easy {
+                _ = db_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                _ = db_curl_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+            }
+            var response = HTTPResponse(status: status, headers: t.headers, body: t.body)
+            response.httpVersion = version == Int(CURL_HTTP_VERSION_2_0) ? 2 : version == Int(CURL_HTTP_VERSION_3) ? 3 : 1
+            return .success(response)
         }
         if t.overflow { return .failure(.tooLarge(t.request.maxBodyBytes)) }
         let detail = String(cString: t.errorBuffer)
@@ -214,6 +249,13 @@ final class CurlEngine: @unchecked Sendable {
         check(db_curl_setopt_str(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
         check(db_curl_setopt_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
         check(db_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        check(db_curl_count_sockets(easy, sockets))
+        if options.multiplex {
+            // h2 where TLS negotiates it (ALPN), HTTP/1.1 otherwise; PIPEWAIT makes a transfer wait for a connection
+            // it can multiplex on instead of opening its own while the first handshake is under way.
+            check(db_curl_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+            check(db_curl_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        }
         if r.acceptGzip { check(db_curl_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, "")) }
         if connectToList(t) != nil { check(db_curl_setopt_slist(easy, CURLOPT_CONNECT_TO, t.connectTo)) }
 

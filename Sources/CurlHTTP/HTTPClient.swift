@@ -13,12 +13,26 @@ import Synchronization
 public final class HTTPClient: Sendable {
     private let engine: CurlEngine
 
-    /// Starts the client's I/O thread. `logger` receives debug-level transfer failures.
-    public init(logger: Logger? = nil) {
+    /// Starts the client's I/O thread. `logger` receives debug-level transfer failures; `options` bound and share
+    /// the client's connections.
+    public init(logger: Logger? = nil, options: HTTPClientOptions = HTTPClientOptions()) {
         _ = curlGlobalInit
-        engine = CurlEngine(logger: logger)
+        engine = CurlEngine(logger: logger, options: options)
         engine.start()
     }
+
+    /// The TCP connections this client has on the wire, counted where libcurl opens and closes its sockets.
+    public var connections: HTTPConnectionCounts { engine.connectionCounts }
+
+    /// Starts a new peak measurement from the connections open now.
+    public func resetPeakConnections() { engine.resetPeak() }
+
+    /// Changes the most connections per host (`CURLMOPT_MAX_HOST_CONNECTIONS`) from now on.
+    ///
+    /// Over HTTP/2, libcurl 7.88 opens a new connection for every transfer that finds its connections' streams
+    /// all taken, even while another new connection is still being set up; bounding the host connections to what
+    /// the streams need makes such transfers wait inside libcurl and then multiplex instead.
+    public func setMaxHostConnections(_ n: Int) { engine.setMaxHostConnections(n) }
 
     deinit { engine.shutdown() }
 

@@ -4,6 +4,8 @@ public struct HTTPResponse: Sendable {
     /// Header fields of the final response, names lowercased, in the order received.
     public var headers: [HTTPHeader]
     public var body: [UInt8]
+    /// The HTTP version the answer came in: 1 (HTTP/1.x), 2 or 3.
+    public var httpVersion = 1
 
     public init(status: Int, headers: [HTTPHeader], body: [UInt8]) {
         self.status = status

@@ -16,6 +16,8 @@ public struct BackendConfig: Sendable {
     /// Server keywords for rendered templates and `add server` (e.g. `check inter 2s`).
     public var serverOptions: String
     public var guardPolicy: GuardPolicy
+    /// Session persistence that holds across both hosts of an HA pair (`none` by default).
+    public var persistence: PersistencePolicy
 
     /// The defaults, written once: the config loader and tests start from these.
     public static let defaultServerPrefix = "slot"
@@ -27,7 +29,8 @@ public struct BackendConfig: Sendable {
     public init(
         name: String, slots: Int, serverPrefix: String = defaultServerPrefix, port: Int? = nil, sources: [SourceSpec],
         health: HealthPolicy = defaultHealth, drainTimeout: Duration = defaultDrainTimeout, growth: GrowthPolicy = GrowthPolicy(),
-        defaultWeight: Int = defaultInstanceWeight, serverOptions: String = defaultServerOptions, guardPolicy: GuardPolicy = GuardPolicy()
+        defaultWeight: Int = defaultInstanceWeight, serverOptions: String = defaultServerOptions, guardPolicy: GuardPolicy = GuardPolicy(),
+        persistence: PersistencePolicy = .none
     ) {
         self.name = name
         self.slots = slots
@@ -40,6 +43,7 @@ public struct BackendConfig: Sendable {
         self.defaultWeight = defaultWeight
         self.serverOptions = serverOptions
         self.guardPolicy = guardPolicy
+        self.persistence = persistence
     }
 
     /// The HAProxy server name of slot `n` (1-based), as `server-template` names it.

@@ -126,7 +126,7 @@ public struct ConfigLoader: Sendable {
         var names = Set<String>()
         for (i, value) in backendValues.enumerated() {
             let path = "backends[\(i)]"
-            let backend = try parseBackend(value, path: path, providers: providers, globalGuard: globalGuard)
+            let backend = try parseBackend(value, path: path, providers: providers, globalGuard: globalGuard, configDirectory: configDirectory)
             guard names.insert(backend.name).inserted else {
                 throw ConfigError(path: "\(path).name", "duplicate backend \"\(backend.name)\"")
             }
@@ -225,7 +225,7 @@ public struct ConfigLoader: Sendable {
         !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) }
     }
 
-    static func parseBackend(_ value: JSONValue, path: String, providers: [String: JSONValue], globalGuard: GuardPolicy) throws(ConfigError) -> BackendConfig {
+    static func parseBackend(_ value: JSONValue, path: String, providers: [String: JSONValue], globalGuard: GuardPolicy, configDirectory: String = ".") throws(ConfigError) -> BackendConfig {
         var b = try ObjectReader(value, at: path)
         let name = try b.requireString("name")
         guard isHAProxyIdentifier(name) else {
@@ -259,6 +259,10 @@ public struct ConfigLoader: Sendable {
             guardPolicy = try parseGuard(&g, base: globalGuard)
         }
 
+        let persistence = try b.raw("persistence").map { v throws(ConfigError) in
+            try PersistencePolicy.parse(v, at: b.pathOf("persistence"), configDirectory: configDirectory)
+        } ?? .none
+
         guard let sourceValues = try b.array("sources") else { throw ConfigError(path: "\(path).sources", "is required") }
         guard !sourceValues.isEmpty else { throw ConfigError(path: "\(path).sources", "must list at least one source") }
         var sources: [SourceSpec] = []
@@ -280,7 +284,7 @@ public struct ConfigLoader: Sendable {
         return BackendConfig(
             name: name, slots: slots, serverPrefix: prefix, port: port, sources: sources, health: health,
             drainTimeout: drainTimeout, growth: growth, defaultWeight: defaultWeight, serverOptions: serverOptions,
-            guardPolicy: guardPolicy
+            guardPolicy: guardPolicy, persistence: persistence
         )
     }
 }

@@ -6,4 +6,12 @@ public protocol ProviderSink: Sendable {
     func reportSuccess(provider: String) async
     /// Records a failed round trip; the last good snapshot stays applied.
     func reportFailure(provider: String, error: String) async
+    /// Reports figures the provider measures about its own traffic (connections open, refusals), exported as
+    /// metrics by the bridge. Each call carries the current value of every figure it names.
+    func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async
+}
+
+extension ProviderSink {
+    /// Sinks that export no metrics ignore them.
+    public func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async {}
 }

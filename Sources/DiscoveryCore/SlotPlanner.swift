@@ -4,6 +4,11 @@
 /// slot is freed (`maint`) only once its sessions reach 0 or its drain deadline passes; a draining slot is never
 /// reused; when slots run out, `add_server` growth adds `increment` servers at a time up to `max_slots`.
 /// Live state that differs from the table (HAProxy restarted, someone changed a server by hand) is repaired.
+///
+/// No address is ever on two servers (HAProxy's `srvkey addr` index keeps only the first, see `AddressIndex`): a
+/// free slot sits at the placeholder, address moves are ordered, and an instance whose new address is held by a slot
+/// whose instance is gone takes that slot. New instances of one batch take free slots in instance-id order, so two
+/// bridges fed the same snapshots build identical tables (the slot names of an HA pair agree).
 public enum SlotPlanner {
     public static func plan(_ input: PlannerInput) -> BackendPlan {
         let cfg = input.backend
@@ -59,46 +64,120 @@ public enum SlotPlanner {
             slots[i] = Slot(server: slots[i].server, number: slots[i].number, dynamic: slots[i].dynamic, since: now)
         }
 
-        // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances).
-        for pass in 0..<2 {
-            for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
-                let slot = slots[i]
-                guard input.desired != nil else { continue }
-                var match: DesiredInstance?
-                if pass == 0, let id = slot.instanceID, let d = desiredByID[id], !placed.contains(d.id) {
-                    match = d
-                } else if pass == 1, !(slot.instanceID.map { placed.contains($0) } ?? false), let ep = slot.endpoint,
-                          let d = desiredByEndpoint[ep], !placed.contains(d.id), slot.instanceID.flatMap({ desiredByID[$0] }) == nil {
-                    match = d
+        // Where each server's address is now, HAProxy's live view when known, else the table as given. HAProxy indexes
+        // servers by `ip:port` for `srvkey addr` and keeps only the first server at an address, so every address move
+        // goes through this index and no address is ever on two servers, not even between two commands. Built on first
+        // use: a plan without moves (the steady state) never pays for it.
+        var addressIndex: AddressIndex?
+        func withAddresses(_ body: (inout AddressIndex) -> Void) {
+            var index = addressIndex ?? {
+                var built = AddressIndex()
+                if input.live != nil {
+                    for i in slots.indices where !unusable.contains(i) {
+                        guard let l = liveView(slots[i]), !l.isAtPlaceholder else { continue }
+                        built.record(server: slots[i].server, endpoint: Endpoint.key(address: l.address, port: l.port))
+                    }
+                } else {
+                    for slot in input.slots.slots { if let ep = slot.endpoint { built.record(server: slot.server, endpoint: ep) } }
                 }
-                guard let d = match else { continue }
-                placed.insert(d.id)
-                var s = slot
-                if s.instanceID != d.id {
-                    changes.append(SlotChange(kind: .adopted, server: s.server, instanceID: d.id, detail: "endpoint \(d.endpoint)"))
-                    s.instanceID = d.id
+                return built
+            }()
+            addressIndex = nil  // keeps the index uniquely referenced, so mutating it copies nothing
+            body(&index)
+            addressIndex = index
+        }
+        // Non-free slots by the endpoint the table gives them (the first one when an old table has two), built when an
+        // instance moves.
+        var holders: [String: Int]?
+        func holder(of endpoint: String) -> Int? {
+            if holders == nil {
+                var built: [String: Int] = [:]
+                for i in slots.indices where !unusable.contains(i) && slots[i].state != .free {
+                    if let ep = slots[i].endpoint, built[ep] == nil { built[ep] = i }
                 }
-                if s.address != d.address || s.port != d.port {
-                    commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
-                    changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "endpoint \(s.endpoint ?? "-") -> \(d.endpoint)"))
-                    s.address = d.address
-                    s.port = d.port
+                holders = built
+            }
+            return holders?[endpoint]
+        }
+
+        // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances). An instance whose new
+        // endpoint is still held by a slot whose instance is gone takes that slot (the second pass) rather than putting
+        // the address on two servers; the slot it leaves drains.
+        var matched = Set<Int>()
+        var moves: [AddressIndex.Move] = []
+        var afterMoves: [SlotAction] = []
+        func match(_ d: DesiredInstance, to i: Int) {
+            placed.insert(d.id)
+            matched.insert(i)
+            var s = slots[i]
+            if s.instanceID != d.id {
+                changes.append(SlotChange(kind: .adopted, server: s.server, instanceID: d.id, detail: "endpoint \(d.endpoint)"))
+                s.instanceID = d.id
+            }
+            if s.address != d.address || s.port != d.port {
+                moves.append(AddressIndex.Move(server: s.server, address: d.address, port: d.port))
+                changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "endpoint \(s.endpoint ?? "-") -> \(d.endpoint)"))
+                s.address = d.address
+                s.port = d.port
+            }
+            if s.weight != d.weight {
+                afterMoves.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
+                changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "weight \(s.weight) -> \(d.weight)"))
+                s.weight = d.weight
+            }
+            if s.state == .draining {
+                afterMoves.append(.setState(backend: backend, server: s.server, state: .ready))
+                changes.append(SlotChange(kind: .reactivated, server: s.server, instanceID: d.id, detail: ""))
+                s.state = .active
+                s.since = now
+                s.drainDeadline = nil
+            }
+            slots[i] = s
+        }
+        if input.desired != nil {
+            // By id, until every instance is decided: one moving onto an address whose slot is still deciding waits.
+            var pending = slots.indices.filter { i in
+                !unusable.contains(i) && slots[i].state != .free && slots[i].instanceID.flatMap { desiredByID[$0] } != nil
+            }
+            var progress = true
+            while progress, !pending.isEmpty {
+                progress = false
+                var waiting: [Int] = []
+                for i in pending {
+                    guard let id = slots[i].instanceID, let d = desiredByID[id] else { continue }
+                    let stays = slots[i].address == d.address && slots[i].port == d.port
+                    guard !stays, let j = holder(of: d.endpoint), j != i, !matched.contains(j) else {
+                        // Its address is free, its own, or held by a slot whose instance moves away: moved in place.
+                        match(d, to: i)
+                        progress = true
+                        continue
+                    }
+                    if let owner = slots[j].instanceID.flatMap({ desiredByID[$0] }), !placed.contains(owner.id) {
+                        waiting.append(i)
+                        continue
+                    }
+                    // The slot holding its new address lost its instance: take it rather than share the address.
+                    match(d, to: j)
+                    progress = true
                 }
-                if s.weight != d.weight {
-                    commands.append(.setWeight(backend: backend, server: s.server, weight: d.weight))
-                    changes.append(SlotChange(kind: .updated, server: s.server, instanceID: d.id, detail: "weight \(s.weight) -> \(d.weight)"))
-                    s.weight = d.weight
-                }
-                if s.state == .draining {
-                    commands.append(.setState(backend: backend, server: s.server, state: .ready))
-                    changes.append(SlotChange(kind: .reactivated, server: s.server, instanceID: d.id, detail: ""))
-                    s.state = .active
-                    s.since = now
-                    s.drainDeadline = nil
-                }
-                slots[i] = s
+                pending = waiting
+            }
+            // What is left waits in a cycle (instances swapping addresses): each stays on its slot, moves are ordered.
+            for i in pending {
+                if let id = slots[i].instanceID, let d = desiredByID[id] { match(d, to: i) }
+            }
+            for i in slots.indices where !unusable.contains(i) && slots[i].state != .free && !matched.contains(i) {
+                guard let ep = slots[i].endpoint, let d = desiredByEndpoint[ep], !placed.contains(d.id) else { continue }
+                match(d, to: i)
             }
         }
+        // A slot left behind by an instance that took the slot holding its new address drains without a name, so the
+        // instance is never on two slots.
+        for i in slots.indices where !matched.contains(i) && slots[i].state != .free {
+            if let id = slots[i].instanceID, placed.contains(id) { slots[i].instanceID = nil }
+        }
+        if !moves.isEmpty { withAddresses { $0.apply(moves, backend: backend, to: &commands) } }
+        commands.append(contentsOf: afterMoves)
 
         // Drains start after the newcomers are ready (sent at the end of the batch), so a swap never leaves the
         // backend without a server taking new connections, not even between two commands.
@@ -106,7 +185,7 @@ public enum SlotPlanner {
         if input.desired != nil {
             for i in slots.indices where !unusable.contains(i) {
                 var s = slots[i]
-                if s.state == .active, !(s.instanceID.map { placed.contains($0) } ?? false) {
+                if s.state == .active, !matched.contains(i) {
                     s.state = .draining
                     s.since = now
                     s.drainDeadline = now + cfg.drainTimeout.seconds
@@ -116,6 +195,7 @@ public enum SlotPlanner {
                 }
             }
         }
+        var freedNow = Set<String>()
         // Draining slots whose sessions reached 0, or whose deadline passed, go to maint and become free. Sessions
         // count only for slots already draining: a count read before this drain began says nothing about it.
         for i in slots.indices where !unusable.contains(i) && slots[i].state == .draining {
@@ -125,6 +205,7 @@ public enum SlotPlanner {
             guard sessionsDone || deadlinePassed else { continue }
             if let drain = drainsLast.removeValue(forKey: i) { commands.append(drain) }
             commands.append(.setState(backend: backend, server: s.server, state: .maint))
+            freedNow.insert(s.server)
             changes.append(SlotChange(kind: .freed, server: s.server, instanceID: s.instanceID, detail: sessionsDone ? "sessions reached 0" : "drain timeout"))
             var freed = s
             freed.state = .free
@@ -160,10 +241,16 @@ public enum SlotPlanner {
                         freeSlots.append(slots.count - 1)
                     }
                 }
+                // The free slot HAProxy still has at this address (a table from before placeholders) avoids a duplicate.
+                var held: String?
+                withAddresses { held = $0.server(at: d.endpoint) }
+                if let held, let k = freeSlots[cursor...].firstIndex(where: { slots[$0].server == held }) {
+                    freeSlots.swapAt(cursor, k)
+                }
                 let i = freeSlots[cursor]
                 cursor += 1
                 var s = slots[i]
-                commands.append(.setAddress(backend: backend, server: s.server, address: d.address, port: d.port))
+                withAddresses { $0.apply([AddressIndex.Move(server: s.server, address: d.address, port: d.port)], backend: backend, to: &commands) }
                 // The weight HAProxy has, not the table's: a free slot's remembered weight is not kept in sync (a
                 // restart or an `add server` resets it to 1 while the table keeps the last occupant's). Unknown live
                 // state always sends it; a matching one saves a command per instance (a third of a cold sync).
@@ -185,6 +272,26 @@ public enum SlotPlanner {
             }
         }
 
+        // A free slot goes back to the placeholder, so its old address is never on two servers when it comes back.
+        for i in slots.indices where !unusable.contains(i) && slots[i].state == .free {
+            let stale: Bool
+            if let index = addressIndex {
+                stale = index.endpoint(of: slots[i].server).map { $0 != PlaceholderAddress.endpoint } ?? false
+            } else if input.live != nil {
+                stale = liveView(slots[i]).map { !$0.isAtPlaceholder } ?? false
+            } else {
+                stale = slots[i].address != nil
+            }
+            slots[i].address = nil
+            slots[i].port = nil
+            guard stale else { continue }
+            let server = slots[i].server
+            withAddresses { $0.apply([AddressIndex.Move(server: server, address: PlaceholderAddress.host, port: PlaceholderAddress.port)], backend: backend, to: &commands) }
+            if !freedNow.contains(server) {
+                changes.append(SlotChange(kind: .repaired, server: server, instanceID: nil, detail: "free slot back to the placeholder"))
+            }
+        }
+
         commands.append(contentsOf: drainsLast.sorted { $0.key < $1.key }.map(\.value))
 
         // Phase 3: repair drift between the table and HAProxy for slots this plan did not already command.
@@ -201,7 +308,7 @@ public enum SlotPlanner {
                     }
                 case .active, .draining:
                     if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|address") {
-                        repairs.append(.setAddress(backend: backend, server: s.server, address: a, port: p))
+                        withAddresses { $0.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend, to: &repairs) }
                     }
                     if l.weight != s.weight, !commanded.contains("\(s.server)|weight") {
                         repairs.append(.setWeight(backend: backend, server: s.server, weight: s.weight))

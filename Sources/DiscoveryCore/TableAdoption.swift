@@ -45,6 +45,8 @@ public enum TableAdoption {
             switch slot.state {
             case .free:
                 server.admin = .maint
+                server.address = PlaceholderAddress.host
+                server.port = PlaceholderAddress.port
             case .active, .draining:
                 if let a = slot.address, let p = slot.port {
                     server.address = a

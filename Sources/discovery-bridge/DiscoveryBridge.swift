@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bridge
+import BuildInfo
 import DiscoveryCore
 import Foundation
 import HAProxyRuntime
@@ -12,6 +13,7 @@ struct DiscoveryBridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "discovery-bridge",
         abstract: "Keeps HAProxy backends in step with service discovery through the Runtime API, without reloads.",
+        version: BuildInfo.summary,
         subcommands: [Run.self, Validate.self, Plan.self, Render.self, Status.self]
     )
 }

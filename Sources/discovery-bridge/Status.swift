@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bridge
+import BuildInfo
 import DiscoveryCore
 import Foundation
 import HAProxyRuntime
@@ -10,6 +11,8 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
     @Flag(help: "Print JSON instead of a table.")
     var json = false
+    @Option(help: ArgumentHelp("Compare the slot table with the other host of an HA pair: its state file, or its bridge's /status URL. Exits 0 when they agree, 1 when a slot differs, 2 when the other side cannot be read.", valueName: "FILE|URL"))
+    var compare: String?
 
     func run() async throws {
         let (loaded, logger) = try loadConfig(options)
@@ -20,6 +23,10 @@ struct Status: AsyncParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("state file unusable: \(error)\n".utf8))
             throw ExitCode(65)
+        }
+        if let other = compare {
+            try await StatusCompare.run(config: config, doc: doc, other: other)
+            return
         }
         let client = RuntimeClient(endpoint: config.haproxy.runtimeAPI, timeout: config.haproxy.timeout, logger: logger)
         defer { client.close() }
@@ -34,6 +41,7 @@ struct Status: AsyncParsableCommand {
             print(StatusJSON.encode(report), terminator: "")
             return
         }
+        print(BuildInfo.summary)
         let formatter = ISO8601DateFormatter()
         var lines = [["BACKEND", "SLOT", "STATE", "INSTANCE", "ADDRESS", "WEIGHT", "SINCE", "HAPROXY"]]
         for backend in config.backends {

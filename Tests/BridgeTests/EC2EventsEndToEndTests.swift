@@ -136,6 +136,13 @@ final class EC2EventsEndToEndTests: XCTestCase {
         XCTAssertFalse(v5)
         let v6 = try await f.bridge.ready("web").count
         XCTAssertEqual(v6, 1)
+        // The completions are counted where the alert rules and the dashboard read them.
+        let health = try XCTUnwrap(f.bridge.assembly?.providers.health)
+        try await eventually("lifecycle completion metrics", timeout: .seconds(5)) {
+            let m = health.providerMetrics
+            return m.first { $0.name == "discovery_bridge_lifecycle_completions_total" }?.value == 2
+                && m.first { $0.name == "discovery_bridge_lifecycle_completion_failures_total" }?.value == 0
+        }
         await f.stop()
     }
 

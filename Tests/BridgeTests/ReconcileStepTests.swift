@@ -162,8 +162,6 @@ final class ReconcileStepTests: XCTestCase {
         d.tickIfDue()
         XCTAssertNotEqual(d.table("web")["slot2"], "file/i2@draining", "no sessions left: the slot is freed")
         XCTAssertFalse(d.ready("web").contains("10.0.0.1:8002"))
-        XCTAssertEqual(d.applied.last?.released, ["file/i2"], "the post-batch hook learns the instance takes no traffic anywhere")
-        XCTAssertEqual(d.applied.dropLast().flatMap(\.released), [], "not while it drained")
     }
 
     func test_drain_timeout_forces_the_slot_out_at_its_deadline_even_with_sessions() throws {

@@ -134,4 +134,18 @@ final class ConsulConfigTests: XCTestCase {
             XCTAssertEqual((error as? ConfigError)?.path, "b[1].sources[0].bogus")
         }
     }
+
+    func test_connection_budget_defaults_to_16_and_is_validated() throws {
+        let s = try parse("{}")
+        XCTAssertEqual(s.maxConnections, 16)
+        XCTAssertEqual(s.maxStreamsPerConnection, 250)
+        XCTAssertEqual(s.watchMode, .auto)
+        let t = try parse(#"{"max_connections": 4, "max_streams_per_connection": 100, "watch_mode": "feed"}"#)
+        XCTAssertEqual(t.maxConnections, 4)
+        XCTAssertEqual(t.maxStreamsPerConnection, 100)
+        XCTAssertEqual(t.watchMode, .feed)
+        assertConfigError(#"{"max_connections": 2}"#, path: "providers.consul.max_connections", contains: "from 3")
+        assertConfigError(#"{"max_connections": "8"}"#, path: "providers.consul.max_connections")
+        assertConfigError(#"{"watch_mode": "fast"}"#, path: "providers.consul.watch_mode", contains: "per_service")
+    }
 }

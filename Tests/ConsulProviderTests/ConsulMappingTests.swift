@@ -23,8 +23,14 @@ final class ConsulMappingTests: XCTestCase {
         ])
     }
 
+    /// Decodes `e` the way an answer is decoded (Codable, as one element of the answer array).
+    func decoded(_ e: JSONValue) throws -> ConsulHealthEntry {
+        let entries = try ConsulMapping.parseEntries(Array(JSONValue.array([e]).serialized().utf8))
+        return try XCTUnwrap(entries.first)
+    }
+
     func map(_ e: JSONValue, _ mode: ConsulAddressMode = .service) throws -> Instance {
-        try ConsulMapping.instance(from: e, address: mode, service: "web").get()
+        try ConsulMapping.instance(from: decoded(e), address: mode, service: "web").get()
     }
 
     func test_instance_id_is_service_id_at_node_and_fields_are_copied() throws {
@@ -84,7 +90,8 @@ final class ConsulMappingTests: XCTestCase {
 
     func test_invalid_entries_are_skipped_with_a_warning_naming_service_and_id() throws {
         func warning(_ e: JSONValue) -> MappingWarning? {
-            if case .failure(let w) = ConsulMapping.instance(from: e, address: .service, service: "web") { return w }
+            guard let entry = try? decoded(e) else { return nil }
+            if case .failure(let w) = ConsulMapping.instance(from: entry, address: .service, service: "web") { return w }
             return nil
         }
         XCTAssertEqual(warning(try entry(id: nil))?.reason, "entry has no Service.ID")
@@ -101,5 +108,23 @@ final class ConsulMappingTests: XCTestCase {
         XCTAssertThrowsError(try ConsulMapping.parseEntries(Array("No cluster leader".utf8)))
         XCTAssertThrowsError(try ConsulMapping.parseEntries(Array("null".utf8)))
         XCTAssertEqual(try ConsulMapping.parseEntries(Array("[]".utf8)).count, 0)
+        XCTAssertThrowsError(try ConsulMapping.parseEntries(Array(#"[{"Node": 5, "Service": {}}]"#.utf8)), "a Node that is not an object")
+    }
+
+    func test_field_names_are_matched_case_insensitively() throws {
+        let body = #"[{"node":{"node":"n1","address":"10.0.0.9"},"service":{"id":"w1","port":81,"tags":["a"]},"checks":[{"checkid":"c","status":"warning"}]}]"#
+        let entry = try XCTUnwrap(try ConsulMapping.parseEntries(Array(body.utf8)).first)
+        let i = try ConsulMapping.instance(from: entry, address: .service, service: "web").get()
+        XCTAssertEqual(i.id, "w1@n1")
+        XCTAssertEqual(i.address, "10.0.0.9")
+        XCTAssertEqual(i.port, 81)
+        XCTAssertEqual(i.health, .warning)
+    }
+
+    func test_health_state_answer_decodes_checks_with_their_indexes() throws {
+        let body = #"[{"Node":"n1","CheckID":"serfHealth","Status":"passing","ServiceID":"","ServiceName":"","CreateIndex":3,"ModifyIndex":9}]"#
+        let checks = try ConsulMapping.parseChecks(Array(body.utf8))
+        XCTAssertEqual(checks, [ConsulCheck(node: "n1", checkID: "serfHealth", status: "passing", createIndex: 3, modifyIndex: 9)])
+        XCTAssertThrowsError(try ConsulMapping.parseChecks(Array("{}".utf8)))
     }
 }

@@ -17,10 +17,33 @@ final class CollectingSink: ProviderSink {
         var updates: [Published] = []
         var successes = 0
         var failures: [String] = []
+        var metrics: [String: Double] = [:]
+        var latest: [String: Int] = [:]
+        var current: [String: [Instance]] = [:]
+        /// Sources that were ever published with fewer instances than they had before.
+        var shrunk: Set<String> = []
     }
     private let state = Mutex(State())
 
-    func publish(_ update: ProviderUpdate) async { state.withLock { $0.updates.append(Published(update: update, at: .now)) } }
+    func publish(_ update: ProviderUpdate) async {
+        state.withLock { s in
+            s.updates.append(Published(update: update, at: .now))
+            for (k, v) in update.sources {
+                if let before = s.latest[k], v.count < before { s.shrunk.insert(k) }
+                s.latest[k] = v.count
+                s.current[k] = v
+            }
+        }
+    }
+    func reportMetrics(provider: String, _ metrics: [ProviderMetric]) async {
+        state.withLock { s in for m in metrics { s.metrics[m.name] = m.value } }
+    }
+    /// The latest value of a reported provider metric.
+    func metric(_ name: String) -> Double? { state.withLock { $0.metrics[name] } }
+    /// How many sources have a published snapshot with at least one instance.
+    var filledSources: Int { state.withLock { $0.latest.values.filter { $0 > 0 }.count } }
+    var shrunkSources: Set<String> { state.withLock { $0.shrunk } }
+    var updateCount: Int { state.withLock { $0.updates.count } }
     func reportSuccess(provider: String) async { state.withLock { $0.successes += 1 } }
     func reportFailure(provider: String, error: String) async { state.withLock { $0.failures.append(error) } }
 
@@ -31,7 +54,7 @@ final class CollectingSink: ProviderSink {
 
     /// The latest published instances of `source`, if any.
     func instances(_ source: String) -> [Instance]? {
-        updates.last(where: { $0.update.sources[source] != nil })?.update.sources[source]
+        state.withLock { $0.current[source] }
     }
 
     func ids(_ source: String) -> [String]? { instances(source)?.map(\.id) }

@@ -162,6 +162,26 @@ final class HTTPClientTests: XCTestCase {
         print("200 parallel requests took \(ContinuousClock.now - start)")
     }
 
+    func test_max_host_connections_bounds_the_sockets_and_they_are_counted() async throws {
+        let bounded = HTTPClient(options: HTTPClientOptions(maxHostConnections: 3))
+        defer { bounded.shutdown() }
+        let base = self.base
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<60 {
+                group.addTask { try await bounded.execute(HTTPRequest(url: "\(base)/echo?i=\(i)", timeout: .seconds(30))).status }
+            }
+            var out: [Int] = []
+            for try await s in group { out.append(s) }
+            return out
+        }
+        XCTAssertTrue(statuses.allSatisfy { $0 == 200 })
+        let c = bounded.connections
+        XCTAssertLessThanOrEqual(c.peak, 3, "never more sockets to the host than allowed")
+        XCTAssertGreaterThanOrEqual(c.peak, 1)
+        XCTAssertLessThanOrEqual(c.opened, 3, "idle connections are reused, not reopened")
+        XCTAssertLessThanOrEqual(c.open, 3)
+    }
+
     func test_shutdown_client_fails_new_requests() async throws {
         let c = HTTPClient()
         c.shutdown()

@@ -19,6 +19,11 @@ struct SimulatedHAProxy {
     private(set) var healthEnabled: Set<String> = []
     /// How many commands were applied, for traces.
     private(set) var applied = 0
+    /// HAProxy's address index per backend (`used_server_addr`, proxy.c): `ip:port` → the server found by a `srvkey addr`
+    /// stick entry. Unique: a server given an address another server holds stays out of it until its address changes.
+    private(set) var addressIndex: [String: [String: String]] = [:]
+    /// The key each server's index node carries, in the index or not (HAProxy sets it even when the insert fails).
+    private var nodeKey: [String: [String: String]] = [:]
 
     init(templates: [String: [String]]) {
         self.templates = templates
@@ -39,7 +44,29 @@ struct SimulatedHAProxy {
             var b: [String: LiveServer] = [:]
             for n in names { b[n] = LiveServer.placeholder(n) }
             servers[backend] = b
+            addressIndex[backend] = [:]
+            nodeKey[backend] = [:]
+            for n in names { index(backend: backend, server: n, endpoint: "127.0.0.1:9") }
         }
+    }
+
+    /// `srv_set_addr_desc()`: a changed address leaves the index and the new one goes in if no other server holds it.
+    private mutating func index(backend: String, server: String, endpoint: String) {
+        if let old = nodeKey[backend]?[server] {
+            if old == endpoint { return }
+            if addressIndex[backend]?[old] == server { addressIndex[backend]?[old] = nil }
+        }
+        nodeKey[backend]?[server] = endpoint
+        if addressIndex[backend]?[endpoint] == nil { addressIndex[backend]?[endpoint] = server }
+    }
+
+    /// Endpoints (not the placeholder) held by more than one server of `backend`.
+    func sharedAddresses(_ backend: String) -> [String] {
+        var count: [String: Int] = [:]
+        for s in (servers[backend] ?? [:]).values where !(s.address == "127.0.0.1" && s.port == 9) {
+            count[Endpoint.key(address: s.address, port: s.port), default: 0] += 1
+        }
+        return count.filter { $0.value > 1 }.map(\.key).sorted()
     }
 
     func live(_ backend: String) -> [String: LiveServer] { servers[backend] ?? [:] }
@@ -62,6 +89,7 @@ struct SimulatedHAProxy {
             guard backend[name] == nil else { throw CommandError(description: "Already exists a server with the same name: \(c.line)") }
             backend[name] = LiveServer.placeholder(name)
             servers[c.backend] = backend
+            index(backend: c.backend, server: name, endpoint: PlaceholderAddress.endpoint)
             return
         }
         guard var server = backend[c.server] else { throw CommandError(description: "No such server: \(c.line)") }
@@ -70,6 +98,7 @@ struct SimulatedHAProxy {
             guard AddressLiteral.isValid(address), (1...65535).contains(port) else { throw CommandError(description: "invalid address: \(c.line)") }
             server.address = address
             server.port = port
+            index(backend: c.backend, server: c.server, endpoint: Endpoint.key(address: address, port: port))
         case .setState(_, _, let state):
             server.admin = state
         case .setWeight(_, _, let weight):

@@ -202,11 +202,19 @@ struct PlannerHistory {
             check(plan.slots.slots.contains { $0.server == c.server }, "command for a server not in the table: \(c.line)")
         }
         let otherBefore = haproxy.live(other.name)
-        do {
-            try haproxy.apply(plan.commands)
-        } catch {
-            failures.append("HAProxy rejected a command: \(error)")
-            return failures
+        let sharedBefore = haproxy.sharedAddresses(config.name)
+        for c in plan.commands {
+            do {
+                try haproxy.apply(c)
+            } catch {
+                failures.append("HAProxy rejected a command: \(error)")
+                return failures
+            }
+            // Not even between two commands may two servers share an address (HAProxy's index would keep the first).
+            if c.changesAddress {
+                let shared = haproxy.sharedAddresses(config.name)
+                check(shared.isEmpty || shared == sharedBefore, "after \(c.line) several servers are at \(shared)")
+            }
         }
         check(haproxy.live(other.name) == otherBefore, "the plan changed backend \(other.name)")
 
@@ -324,6 +332,16 @@ struct PlannerHistory {
         for name in live.keys {
             check(table.slots.contains { $0.server == name }, "HAProxy has \(name), which the table does not know")
         }
+        // A `srvkey addr` stick entry for a served address finds the server that serves it.
+        let index = haproxy.addressIndex[config.name] ?? [:]
+        for s in table.slots where s.state != .free {
+            guard let ep = s.endpoint else { continue }
+            check(index[ep] == s.server, "HAProxy's address index maps \(ep) to \(index[ep] ?? "nothing"), not to \(s.server)")
+        }
+        for s in table.slots where s.state == .free {
+            check(s.address == nil && s.port == nil, "free \(s.server) still remembers an address")
+            if let l = live[s.server] { check(l.address == "127.0.0.1" && l.port == 9, "free \(s.server) is at \(l.address):\(l.port), not the placeholder") }
+        }
         let ready = Set(live.values.filter { $0.admin == .ready }.map(\.name))
         let active = Set(table.slots.filter { $0.state == .active }.map(\.server))
         check(ready == active, "ready servers \(ready.sorted()) != active slots \(active.sorted())")
@@ -339,5 +357,14 @@ struct PlannerHistory {
             }
             return "\(s.number)\(s.dynamic ? "d" : ""):\(what)"
         }.joined(separator: " ")
+    }
+}
+
+extension SlotAction {
+    var changesAddress: Bool {
+        switch self {
+        case .setAddress, .addServer: return true
+        default: return false
+        }
     }
 }

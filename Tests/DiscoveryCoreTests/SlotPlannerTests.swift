@@ -135,7 +135,7 @@ final class SlotPlannerTests: XCTestCase {
         XCTAssertEqual(slot(b, 1)?.state, .draining)
         XCTAssertFalse(lines(b).contains("set server web/slot1 state maint"))
         let c = plan(cfg, b.slots, desired: [Fixtures.instance(2)], sessions: ["slot1": 0], at: t0 + 2)
-        XCTAssertEqual(lines(c), ["set server web/slot1 state maint"], "a count read while draining frees it")
+        XCTAssertEqual(lines(c), ["set server web/slot1 state maint", "set server web/slot1 addr 127.0.0.1 port 9"], "a count read while draining frees it")
     }
 
     func test_a_draining_slot_is_freed_at_its_deadline_whatever_its_sessions() {
@@ -145,7 +145,7 @@ final class SlotPlannerTests: XCTestCase {
         let early = plan(cfg, b.slots, desired: [], sessions: ["slot1": 5], at: t0 + 29.9)
         XCTAssertTrue(early.commands.isEmpty)
         let late = plan(cfg, early.slots, desired: [], sessions: ["slot1": 5], at: t0 + 30)
-        XCTAssertEqual(lines(late), ["set server web/slot1 state maint"])
+        XCTAssertEqual(lines(late), ["set server web/slot1 state maint", "set server web/slot1 addr 127.0.0.1 port 9"])
         XCTAssertEqual(late.changes.first?.detail, "drain timeout")
         XCTAssertEqual(slot(late, 1)?.state, .free)
         XCTAssertNil(slot(late, 1)?.instanceID)
@@ -163,7 +163,7 @@ final class SlotPlannerTests: XCTestCase {
         let cfg = Fixtures.backend(slots: 1, drainTimeout: .zero)
         let a = plan(cfg, .empty(for: cfg), desired: [Fixtures.instance(1)])
         let b = plan(cfg, a.slots, desired: [])
-        XCTAssertEqual(lines(b), ["set server web/slot1 state drain", "set server web/slot1 state maint"])
+        XCTAssertEqual(lines(b), ["set server web/slot1 state drain", "set server web/slot1 state maint", "set server web/slot1 addr 127.0.0.1 port 9"])
         XCTAssertEqual(slot(b, 1)?.state, .free)
     }
 
@@ -278,7 +278,7 @@ final class SlotPlannerTests: XCTestCase {
         live["slot1"] = LiveServer(name: "slot1", address: "10.0.0.1", port: 8080, admin: .maint, weight: 1)
         live["slot2"] = LiveServer(name: "slot2", address: "10.0.0.2", port: 8080, admin: .drain, weight: 1)
         let c = plan(cfg, b.slots, live: live, desired: nil, sessions: ["slot2": 0], at: t0 + 1)
-        XCTAssertEqual(lines(c), ["set server web/slot2 state maint", "set server web/slot1 state ready"])
+        XCTAssertEqual(lines(c), ["set server web/slot2 state maint", "set server web/slot2 addr 127.0.0.1 port 9", "set server web/slot1 state ready"])
         XCTAssertEqual(slot(c, 1)?.instanceID, "file/i1")
         XCTAssertEqual(slot(c, 2)?.state, .free)
         XCTAssertTrue(c.unslotted.isEmpty)

@@ -69,6 +69,7 @@ final class FuzzDrillTests: XCTestCase {
                 let entries = try ConsulMapping.parseEntries(bytes)
                 for e in entries { _ = ConsulMapping.instance(from: e, address: .service, service: "web") }
                 _ = try? ConsulMapping.parseCatalog(bytes)
+                _ = try? ConsulMapping.parseChecks(bytes)
                 return nil
             } catch {
                 return "\(error)"

@@ -2,15 +2,24 @@
 """In-memory fake of the Consul HTTP API parts discovery-bridge uses (stdlib only).
 
 Listens on 127.0.0.1 port 0, prints the port on the first stdout line, exits when stdin closes or after
---max-seconds. Served: GET /v1/health/service/<name> and GET /v1/catalog/services, both blocking on
-index + wait, with X-Consul-Index / X-Consul-KnownLeader / X-Consul-LastContact headers, `tag` (repeatable, all
+--max-seconds. Served: GET /v1/health/service/<name>, GET /v1/health/state/<state> (any, passing, warning,
+critical: every check in that state, node checks included, with CreateIndex/ModifyIndex; blocking on the checks
+table's index, as Consul's ChecksInState) and GET /v1/catalog/services (blocking on the services table's index:
+it moves on every registration change, not only when a name appears), all blocking on index + wait, with X-Consul-Index / X-Consul-KnownLeader / X-Consul-LastContact headers, `tag` (repeatable, all
 required, case-insensitive), `dc`, `stale`, `cached`, `node-meta=k:v` and a minimal `filter`
 (`Service.Meta.k == "v"`, `"t" in Service.Tags`, joined with ` and `). With --acl-token T every API request needs
 X-Consul-Token T: missing -> 403 "Permission denied: ...", wrong -> 403 "ACL not found".
 
+Consul's per-client connection limit (`limits.http_max_conns_per_client`, --max-conns-per-client, default 200) is
+enforced as hashicorp/go-connlimit does it: a connection beyond the limit from one IP gets a raw
+"HTTP/1.1 429 Your IP is issuing too many concurrent connections, please rate limit your calls" written before the
+request is read, and is closed. With --tls-cert/--tls-key the same API is served over TLS by hypercorn, which
+negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 like Go's server) or HTTP/1.1.
+
 Control (POST JSON unless noted), under /_fake/:
   register     {service, id, node, node_address, address?, port, tags?, meta?, weights?, tagged_addresses?,
                 node_tagged_addresses?, node_meta?, checks?: [{id, status}]}   (checks are service checks)
+  register_many {instances: [register bodies]}   one registration each, in one call (test setup at scale)
   deregister   {service, id, node} or {service, instances: [{id, node}, ...]} (one index bump)
   check        {node, id, status, service_id?}   service check when service_id is given, else a node check;
                maintenance = id "_service_maintenance:<sid>" / "_node_maintenance" with status critical
@@ -21,7 +30,9 @@ Control (POST JSON unless noted), under /_fake/:
   empty        {enabled}                health answers [] (a freshly restarted agent)
   refuse       {seconds}                stop listening (connection refused) for `seconds`, then serve again, same port and state
   no_block     {enabled}                health answers at once, ignoring index (to test the client's rate limit)
-  stats        GET                      {"paths": {path: count}, "queries": [[time, path, query, has_token], ...]}
+  stats        GET                      {"paths": {path: count}, "queries": [[time, path, query, has_token], ...],
+                                         "connections": {open, peak, accepted, refused}}  (plain HTTP listener)
+  reset_stats  {}                       forget paths, queries and the connection peak (counters restart from now)
 """
 import argparse, json, os, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,10 +43,40 @@ _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
 _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 DC = "dc1"
-lock = threading.Condition()
+BASE = threading.RLock()
+lock = threading.Condition(BASE)
+# One condition per thing a blocking query waits on ("svc:<name>", "catalog", "checks"), all on the one lock:
+# a write wakes only the queries it concerns (2,000 blocked watches must not all wake for one change).
+TOPICS = {}
+
+
+def topic(name):
+    c = TOPICS.get(name)
+    if c is None:
+        c = TOPICS[name] = threading.Condition(BASE)
+    return c
+
+
+def notify_everything():
+    lock.notify_all()
+    for c in list(TOPICS.values()):
+        c.notify_all()
+    wake_async()
+
+
+# The TLS listener's blocking queries wait as coroutines, not threads: each write wakes them all (cheap in one
+# event loop), and each re-checks its own index.
+ASYNC_WAITERS = set()
+
+
+def wake_async():
+    for loop, event in list(ASYNC_WAITERS):
+        loop.call_soon_threadsafe(event.set)
 state = {
     "raft": 10,
     "catalog_index": 1,
+    "checks_index": 1,
+    "check_index": {},      # (node, check id, service id) -> [create, modify]
     "service_index": {},    # name -> index
     "instances": {},        # name -> {(node, id): dict}
     "nodes": {},            # node -> {address, tagged, meta, checks: {id: status}}
@@ -49,13 +90,84 @@ state = {
     "queries": [],
 }
 ACL_TOKEN = None
+# Serialized answers of the big endpoints, by the index (and parameters) they were built at: a change is
+# serialized once, not once per waiting client.
+CACHE = {}
 
 
-def bump(names):
+def bump(names, services=False, checks=False):
+    """One raft write: the touched services' indexes move, and the services/checks tables' when touched."""
     state["raft"] += 1
     for n in names:
         state["service_index"][n] = state["raft"]
+    if services:
+        state["catalog_index"] = state["raft"]
+    if checks:
+        state["checks_index"] = state["raft"]
+    for n in names:
+        topic("svc:" + n).notify_all()
+    if services:
+        topic("catalog").notify_all()
+    if checks:
+        topic("checks").notify_all()
     lock.notify_all()
+    wake_async()
+    return state["raft"]
+
+
+def touch_check(node, cid, sid, changed, index):
+    """Records a check's CreateIndex/ModifyIndex (Consul keeps ModifyIndex when a write leaves the check the same)."""
+    key = (node, cid, sid)
+    if key not in state["check_index"]:
+        state["check_index"][key] = [index, index]
+    elif changed:
+        state["check_index"][key][1] = index
+
+
+def all_checks():
+    """Every check as /v1/health/state/any lists it: node checks, then service checks."""
+    out = []
+    for node, n in sorted(state["nodes"].items()):
+        for cid, status in sorted(n["checks"].items()):
+            ci = state["check_index"].get((node, cid, ""), [1, 1])
+            out.append({"Node": node, "CheckID": cid, "Name": cid, "Status": status, "Notes": "", "Output": "",
+                        "ServiceID": "", "ServiceName": "", "ServiceTags": [], "Type": "",
+                        "CreateIndex": ci[0], "ModifyIndex": ci[1]})
+    for name, insts in sorted(state["instances"].items()):
+        for (node, _), inst in sorted(insts.items()):
+            for cid, status in sorted(inst["checks"].items()):
+                ci = state["check_index"].get((node, cid, inst["id"]), [1, 1])
+                out.append({"Node": node, "CheckID": cid, "Name": cid, "Status": status, "Notes": "", "Output": "",
+                            "ServiceID": inst["id"], "ServiceName": name, "ServiceTags": inst["tags"], "Type": "",
+                            "CreateIndex": ci[0], "ModifyIndex": ci[1]})
+    return out
+
+
+def register(doc):
+    """One registration (one raft write): the service instance, its node and its checks."""
+    name, node = doc["service"], doc["node"]
+    n = state["nodes"].setdefault(node, {"address": doc.get("node_address", "127.0.0.1"),
+                                         "tagged": {}, "meta": {}, "checks": {}})
+    n["address"] = doc.get("node_address", n["address"])
+    n["tagged"] = doc.get("node_tagged_addresses", n["tagged"])
+    n["meta"] = doc.get("node_meta", n["meta"])
+    insts = state["instances"].setdefault(name, {})
+    old = insts.get((node, doc["id"]))
+    insts[(node, doc["id"])] = {
+        "id": doc["id"], "node": node, "address": doc.get("address", ""), "port": doc.get("port", 0),
+        "tags": doc.get("tags", []), "meta": doc.get("meta", {}),
+        "weights": doc.get("weights", {"Passing": 1, "Warning": 1}),
+        "tagged": doc.get("tagged_addresses", {}),
+        "checks": {c["id"]: c["status"] for c in doc.get("checks", [])},
+    }
+    new = insts[(node, doc["id"])]
+    old_checks = old["checks"] if old else {}
+    checks_changed = old_checks != new["checks"]
+    index = bump([name], services=True, checks=checks_changed)
+    for cid, status in new["checks"].items():
+        touch_check(node, cid, doc["id"], old_checks.get(cid) != status, index)
+    for cid in set(old_checks) - set(new["checks"]):
+        state["check_index"].pop((node, cid, doc["id"]), None)
 
 
 def services_on_node(node):
@@ -85,6 +197,24 @@ def match_filter(expr, inst):
             continue
         raise ValueError("Failed to parse filter: " + clause)
     return True
+
+
+def match_check_filter(expr, check):
+    """`ServiceName == "x"` and `ServiceName in ["a", "b"]` clauses joined with ` or ` (what a feed would send)."""
+    for clause in expr.split(" or "):
+        clause = clause.strip()
+        m = re.fullmatch(r'ServiceName\s*==\s*"([^"]*)"', clause)
+        if m:
+            if check["ServiceName"] == m.group(1):
+                return True
+            continue
+        m = re.fullmatch(r'ServiceName\s+in\s+\[(.*)\]', clause)
+        if m:
+            if check["ServiceName"] in re.findall(r'"([^"]*)"', m.group(1)):
+                return True
+            continue
+        raise ValueError("Failed to parse filter: " + clause)
+    return False
 
 
 def entry(name, inst):
@@ -128,6 +258,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def wait_or_gone(self, deadline, on=None):
+        """Waits (lock held) for a write or the deadline; True when the client hung up meanwhile.
+
+        Go's HTTP server notices a closed connection during a blocking query and frees its slot at once; so must the
+        fake, or a client that cancels its queries would still count against the per-client connection limit."""
+        (on or lock).wait(max(0.01, min(1.0, deadline - time.time())))
+        conn = getattr(self, "connection", None)
+        if conn is None:
+            return False
+        import select, socket
+        try:
+            readable, _, _ = select.select([conn], [], [], 0)
+            if readable and conn.recv(1, socket.MSG_PEEK) == b"":
+                self.close_connection = True
+                return True
+        except (OSError, ValueError):
+            self.close_connection = True
+            return True
+        return False
+
     def consul_headers(self, index):
         return [("X-Consul-Index", str(index)),
                 ("X-Consul-KnownLeader", "true" if state["known_leader"] else "false"),
@@ -143,70 +293,76 @@ class Handler(BaseHTTPRequestHandler):
         op = url.path[len("/_fake/"):] if url.path.startswith("/_fake/") else None
         with lock:
             if op == "register":
-                name, node = doc["service"], doc["node"]
-                n = state["nodes"].setdefault(node, {"address": doc.get("node_address", "127.0.0.1"),
-                                                     "tagged": {}, "meta": {}, "checks": {}})
-                n["address"] = doc.get("node_address", n["address"])
-                n["tagged"] = doc.get("node_tagged_addresses", n["tagged"])
-                n["meta"] = doc.get("node_meta", n["meta"])
-                insts = state["instances"].setdefault(name, {})
-                if not insts:
-                    state["catalog_index"] = state["raft"] + 1
-                insts[(node, doc["id"])] = {
-                    "id": doc["id"], "node": node, "address": doc.get("address", ""), "port": doc.get("port", 0),
-                    "tags": doc.get("tags", []), "meta": doc.get("meta", {}),
-                    "weights": doc.get("weights", {"Passing": 1, "Warning": 1}),
-                    "tagged": doc.get("tagged_addresses", {}),
-                    "checks": {c["id"]: c["status"] for c in doc.get("checks", [])},
-                }
-                bump([name])
+                register(doc)
+            elif op == "register_many":
+                for one in doc.get("instances", []):
+                    register(one)
             elif op == "deregister":
                 insts = state["instances"].get(doc["service"], {})
+                had_checks = False
                 for one in doc.get("instances", [doc]):
-                    insts.pop((one["node"], one["id"]), None)
+                    gone = insts.pop((one["node"], one["id"]), None)
+                    if gone and gone["checks"]:
+                        had_checks = True
+                        for cid in gone["checks"]:
+                            state["check_index"].pop((one["node"], cid, one["id"]), None)
                 if not insts:
                     state["instances"].pop(doc["service"], None)
-                    state["catalog_index"] = state["raft"] + 1
-                bump([doc["service"]])
+                bump([doc["service"]], services=True, checks=had_checks)
             elif op == "check":
                 node = doc["node"]
                 if doc.get("service_id"):
                     touched = []
+                    changed = False
                     for name, insts in state["instances"].items():
                         inst = insts.get((node, doc["service_id"]))
                         if inst is not None:
+                            changed = changed or inst["checks"].get(doc["id"]) != doc["status"]
                             inst["checks"][doc["id"]] = doc["status"]
                             touched.append(name)
-                    bump(touched)
+                    index = bump(touched, checks=True)
+                    touch_check(node, doc["id"], doc["service_id"], changed, index)
                 else:
-                    state["nodes"].setdefault(node, {"address": "127.0.0.1", "tagged": {}, "meta": {}, "checks": {}})
-                    state["nodes"][node]["checks"][doc["id"]] = doc["status"]
-                    bump(services_on_node(node))
+                    n = state["nodes"].setdefault(node, {"address": "127.0.0.1", "tagged": {}, "meta": {}, "checks": {}})
+                    changed = n["checks"].get(doc["id"]) != doc["status"]
+                    n["checks"][doc["id"]] = doc["status"]
+                    index = bump(services_on_node(node), checks=True)
+                    touch_check(node, doc["id"], "", changed, index)
             elif op == "fail":
                 state["fail"] = [(doc.get("status", 500), doc.get("body", "No cluster leader"))] * doc.get("count", 1)
             elif op == "hang":
                 state["hang"] = bool(doc.get("enabled", True))
-                lock.notify_all()
+                notify_everything()
             elif op == "leader":
                 state["known_leader"] = bool(doc.get("known", True))
                 state["last_contact"] = int(doc.get("last_contact_ms", 0))
-                lock.notify_all()
+                notify_everything()
             elif op == "reset_index":
                 state["raft"] = 2
                 state["catalog_index"] = 2
+                state["checks_index"] = 2
                 for k in state["service_index"]:
                     state["service_index"][k] = 2
-                lock.notify_all()
+                for v in state["check_index"].values():
+                    v[0] = v[1] = 2
+                notify_everything()
             elif op == "no_block":
                 state["no_block"] = bool(doc.get("enabled", True))
-                lock.notify_all()
+                notify_everything()
             elif op == "refuse":
                 CURRENT["back_at"] = time.time() + float(doc.get("seconds", 1))
                 threading.Thread(target=CURRENT["server"].shutdown, daemon=True).start()
             elif op == "empty":
                 state["empty"] = bool(doc.get("enabled", True))
                 # Emptying and refilling both change what the agent serves, so both move the index (as a real agent's sync does).
-                bump(list(state["instances"].keys()))
+                bump(list(state["instances"].keys()), checks=True)
+            elif op == "reset_stats":
+                state["paths"] = {}
+                state["queries"] = []
+                with CONNS["lock"]:
+                    CONNS["peak"] = sum(CONNS["open"].values())
+                    CONNS["refused"] = 0
+                    CONNS["accepted"] = 0
             else:
                 return self.send(404, "unknown control " + str(op))
         self.send(200, "{}", "application/json")
@@ -215,7 +371,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/_fake/stats":
             with lock:
-                body = json.dumps({"paths": state["paths"], "queries": state["queries"][-500:]})
+                with CONNS["lock"]:
+                    conns = {"open": sum(CONNS["open"].values()), "peak": CONNS["peak"],
+                             "accepted": CONNS["accepted"], "refused": CONNS["refused"]}
+                body = json.dumps({"paths": state["paths"], "queries": state["queries"][-500:], "connections": conns})
             return self.send(200, body, "application/json")
         q = parse_qs(url.query, keep_blank_values=True)
         token = self.headers.get("X-Consul-Token")
@@ -253,19 +412,49 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/v1/catalog/services":
             with lock:
                 while index > 0 and state["catalog_index"] <= index and time.time() < deadline:
-                    lock.wait(max(0.01, deadline - time.time()))
-                body = {}
-                for name, insts in state["instances"].items():
-                    tags = sorted({t for i in insts.values() for t in i["tags"]})
-                    body[name] = tags
-                return self.send(200, json.dumps(body), "application/json", self.consul_headers(state["catalog_index"]))
+                    if self.wait_or_gone(deadline, topic("catalog")):
+                        return
+                key = ("catalog", state["catalog_index"])
+                if CACHE.get("catalog", (None,))[0] != key:
+                    body = {}
+                    for name, insts in state["instances"].items():
+                        body[name] = sorted({t for i in insts.values() for t in i["tags"]})
+                    CACHE["catalog"] = (key, json.dumps(body))
+                body = CACHE["catalog"][1]
+                headers = self.consul_headers(state["catalog_index"])
+            return self.send(200, body, "application/json", headers)
+
+        if url.path.startswith("/v1/health/state/"):
+            wanted = url.path[len("/v1/health/state/"):]
+            if wanted not in ("any", "passing", "warning", "critical"):
+                return self.send(400, "Invalid check state: " + wanted)
+            with lock:
+                while (index > 0 and not state["no_block"] and state["checks_index"] <= index
+                       and time.time() < deadline):
+                    if self.wait_or_gone(deadline, topic("checks")):
+                        return
+                key = (state["checks_index"], state["empty"], wanted, q.get("filter", [""])[0])
+                if CACHE.get("checks", (None,))[0] != key:
+                    checks = [] if state["empty"] else all_checks()
+                    if wanted != "any":
+                        checks = [c for c in checks if c["Status"] == wanted]
+                    if "filter" in q:
+                        try:
+                            checks = [c for c in checks if match_check_filter(q["filter"][0], c)]
+                        except ValueError as e:
+                            return self.send(500, str(e))
+                    CACHE["checks"] = (key, json.dumps(checks))
+                body = CACHE["checks"][1]
+                headers = self.consul_headers(state["checks_index"])
+            return self.send(200, body, "application/json", headers)
 
         if url.path.startswith("/v1/health/service/"):
             name = unquote(url.path[len("/v1/health/service/"):])
             with lock:
                 while (index > 0 and not state["no_block"] and state["service_index"].get(name, 1) <= index
                        and time.time() < deadline):
-                    lock.wait(max(0.01, deadline - time.time()))
+                    if self.wait_or_gone(deadline, topic("svc:" + name)):
+                        return
                 svc_index = state["service_index"].get(name, 1)
                 insts = [] if state["empty"] else [i for _, i in sorted(state["instances"].get(name, {}).items())]
                 tags = [t.lower() for t in q.get("tag", [])]
@@ -279,14 +468,192 @@ class Handler(BaseHTTPRequestHandler):
                     except ValueError as e:
                         return self.send(500, str(e))
                 body = json.dumps([entry(name, i) for i in insts])
-                return self.send(200, body, "application/json", self.consul_headers(svc_index))
+                headers = self.consul_headers(svc_index)
+            return self.send(200, body, "application/json", headers)
 
         self.send(404, "Invalid URL path: " + url.path)
 
 
+CONNS = {"lock": threading.Lock(), "open": {}, "peak": 0, "accepted": 0, "refused": 0, "limit": 200, "live": set()}
+# go-connlimit's answer (hashicorp/go-connlimit, used by Consul's HTTP server): written raw, before the request is read.
+CONNLIMIT_429 = b"HTTP/1.1 429 Your IP is issuing too many concurrent connections, please rate limit your calls\r\n\r\n"
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 256
+    request_queue_size = 1024
+
+    def process_request(self, request, client_address):
+        ip = client_address[0]
+        with CONNS["lock"]:
+            current = CONNS["open"].get(ip, 0)
+            refuse = CONNS["limit"] > 0 and current >= CONNS["limit"]
+            if refuse:
+                CONNS["refused"] += 1
+            else:
+                CONNS["open"][ip] = current + 1
+                CONNS["accepted"] += 1
+                CONNS["live"].add(id(request))
+                CONNS["peak"] = max(CONNS["peak"], sum(CONNS["open"].values()))
+        if refuse:
+            try:
+                request.settimeout(1)
+                request.sendall(CONNLIMIT_429)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.release(request, ip)
+            raise
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-request (a cancelled blocking query) is normal, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+    def release(self, request, ip):
+        with CONNS["lock"]:
+            if id(request) in CONNS["live"]:
+                CONNS["live"].discard(id(request))
+                CONNS["open"][ip] = max(0, CONNS["open"].get(ip, 1) - 1)
+
+    def shutdown_request(self, request):
+        try:
+            ip = request.getpeername()[0]
+        except OSError:
+            ip = "127.0.0.1"
+        self.release(request, ip)
+        super().shutdown_request(request)
+
+
+class Call:
+    """One ASGI request dressed as the stdlib handler, so the TLS listener serves exactly the same API."""
+    consul_headers = Handler.consul_headers
+    do_GET = Handler.do_GET
+    do_POST = Handler.do_POST
+
+    def __init__(self, path, headers, body):
+        self.path = path
+        self.headers = headers
+        self.rfile = __import__("io").BytesIO(body)
+        self.close_connection = False
+        self.answer = None
+
+    def send(self, status, body, ctype="text/plain", headers=()):
+        data = body if isinstance(body, bytes) else body.encode()
+        self.answer = (status, [("content-type", ctype)] + [(k.lower(), str(v)) for k, v in headers], data)
+
+
+async def wait_async(path):
+    """Waits out a blocking query's index as a coroutine; returns the path to answer now (index dropped)."""
+    import asyncio
+    url = urlparse(path)
+    q = parse_qs(url.query, keep_blank_values=True)
+    try:
+        index = int(q.get("index", ["0"])[0])
+    except ValueError:
+        return path
+    wait = parse_wait(q.get("wait", ["5m"])[0])
+    if index <= 0 or wait is None:
+        return path
+    if url.path == "/v1/catalog/services":
+        current = lambda: state["catalog_index"]
+    elif url.path.startswith("/v1/health/state/"):
+        current = lambda: state["checks_index"]
+    elif url.path.startswith("/v1/health/service/"):
+        name = unquote(url.path[len("/v1/health/service/"):])
+        current = lambda: state["service_index"].get(name, 1)
+    else:
+        return path
+    deadline = time.time() + min(wait, 600)
+    loop = asyncio.get_running_loop()
+    event = asyncio.Event()
+    waiter = (loop, event)
+    ASYNC_WAITERS.add(waiter)
+    try:
+        while current() <= index and not state["no_block"] and time.time() < deadline:
+            event.clear()
+            try:
+                await asyncio.wait_for(event.wait(), timeout=max(0.01, deadline - time.time()))
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        ASYNC_WAITERS.discard(waiter)
+    q.pop("index", None)
+    q.pop("wait", None)
+    from urllib.parse import urlencode
+    return url.path + ("?" + urlencode(q, doseq=True) if q else "")
+
+
+def serve_tls(args, watch_stdin):
+    """Serves the API over TLS with hypercorn (HTTP/2 via ALPN); blocking handlers run on a thread pool."""
+    import asyncio, socket
+    from concurrent.futures import ThreadPoolExecutor
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+    from email.message import Message
+
+    pool = ThreadPoolExecutor(max_workers=4096)
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        headers = Message()
+        for k, v in scope["headers"]:
+            headers[k.decode("latin-1")] = v.decode("latin-1")
+        path = scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        if scope["method"] == "GET":
+            path = await wait_async(path)
+        call = Call(path, headers, body)
+        method = Call.do_POST if scope["method"] == "POST" else Call.do_GET
+        await asyncio.get_running_loop().run_in_executor(pool, method, call)
+        status, hdrs, data = call.answer or (503, [("content-type", "text/plain")], b"hung up")
+        hdrs.append(("content-length", str(len(data))))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in hdrs]})
+        await send({"type": "http.response.body", "body": data})
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    print(sock.getsockname()[1], flush=True)
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    config = Config()
+    config.bind = ["fd://%d" % sock.fileno()]
+    config.certfile = args.tls_cert
+    config.keyfile = args.tls_key
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.h2_max_concurrent_streams = args.h2_streams
+    config.keep_alive_timeout = 3600
+    config.read_timeout = None
+    config.accesslog = None
+    config.errorlog = None
+    async def main():
+        # Clients hanging up mid-stream (cancelled blocking queries) are normal: no tracebacks for them.
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: None)
+        await serve(app, config)
+
+    asyncio.run(main())
 
 
 def main():
@@ -294,11 +661,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--acl-token")
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--max-conns-per-client", type=int, default=200,
+                    help="Consul's limits.http_max_conns_per_client (0: no limit)")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--h2-streams", type=int, default=250)
     args = ap.parse_args()
     ACL_TOKEN = args.acl_token
-    srv = Server(("127.0.0.1", 0), Handler)
-    port = srv.server_address[1]
-    print(port, flush=True)
+    CONNS["limit"] = args.max_conns_per_client
 
     def watch_stdin():
         try:
@@ -306,8 +676,14 @@ def main():
         finally:
             os._exit(0)
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
     threading.Timer(args.max_seconds, lambda: os._exit(0)).start()
+    if args.tls_cert:
+        serve_tls(args, watch_stdin)
+        return
+    srv = Server(("127.0.0.1", 0), Handler)
+    port = srv.server_address[1]
+    print(port, flush=True)
+    threading.Thread(target=watch_stdin, daemon=True).start()
     CURRENT["server"] = srv
     while True:
         CURRENT["server"].serve_forever()

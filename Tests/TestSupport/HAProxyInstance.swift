@@ -32,11 +32,14 @@ public final class HAProxyInstance: @unchecked Sendable {
     public var masterSocketPath: String { directory.file("master.sock") }
     /// Further config files loaded after haproxy.cfg (`-f` each), e.g. the bridge's managed config.
     public let extraConfigFiles: [String]
+    /// Extra command-line arguments, e.g. `-L <name>` (the local peer name of a `peers` section).
+    public let extraArguments: [String]
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraConfigFiles: [String] = []) async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraConfigFiles: [String] = [], extraArguments: [String] = []) async throws {
         self.masterWorker = masterWorker
         self.extraConfigFiles = extraConfigFiles
+        self.extraArguments = extraArguments
         guard let exe = which("haproxy") else { throw TestSupportError("haproxy is not installed (make deps installs it)") }
         executable = exe
         directory = try TemporaryDirectory(prefix: "db-haproxy")
@@ -81,7 +84,7 @@ public final class HAProxyInstance: @unchecked Sendable {
         unlink(masterSocketPath)
         let files = ([configPath] + extraConfigFiles).flatMap { ["-f", $0] }
         let master = masterWorker ? ["-W", "-S", masterSocketPath] : []
-        child = try ChildProcess(name: "haproxy", executable: executable, arguments: master + ["-db"] + files, output: directory.file("haproxy.log"))
+        child = try ChildProcess(name: "haproxy", executable: executable, arguments: master + ["-db"] + files + extraArguments, output: directory.file("haproxy.log"))
         let client = RuntimeClient(endpoint: endpoint, timeout: .milliseconds(500))
         defer { client.close() }
         try await eventually("HAProxy to answer on \(socketPath)", timeout: .seconds(10), every: .milliseconds(20)) {

@@ -89,6 +89,7 @@ public struct EC2Provider: DiscoveryProvider {
             group.addTask { await state.run(sink: sink) }
             group.addTask { await pump.run(sink: sink) }
             if let lifecycle {
+                await lifecycle.report(to: sink)
                 group.addTask { await lifecycle.runHeartbeats() }
                 group.addTask {
                     await withTaskGroup(of: Void.self) { completions in

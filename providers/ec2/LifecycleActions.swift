@@ -25,14 +25,38 @@ final actor LifecycleActions {
     private(set) var pending: [String: Pending] = [:]
     private var wake: AsyncStream<Void>.Continuation?
     private var wakeStream: AsyncStream<Void>?
-    /// Calls made, for tests and logs.
+    /// `CompleteLifecycleAction` calls that succeeded, and those that were given up (exported as metrics).
     private(set) var completed = 0
+    private(set) var failed = 0
+    private var sink: (any ProviderSink)?
 
     init(config: EC2EventsConfig, client: AutoScalingClient, credentials: CredentialChain, logger: Logger) {
         self.config = config
         self.client = client
         self.credentials = credentials
         self.logger = logger
+    }
+
+    /// Reports the completion counters to `sink` now and after every completion, so the counters exist from the
+    /// start (an alert on `increase()` then sees the first failure).
+    func report(to sink: any ProviderSink) async {
+        self.sink = sink
+        await reportMetrics()
+    }
+
+    private func reportMetrics() async {
+        guard let sink else { return }
+        await sink.reportMetrics(provider: "ec2", [
+            ProviderMetric(name: "discovery_bridge_lifecycle_completions_total",
+                           help: "Auto Scaling lifecycle actions completed with CONTINUE after their instance drained.",
+                           kind: .counter, value: Double(completed)),
+            ProviderMetric(name: "discovery_bridge_lifecycle_completion_failures_total",
+                           help: "Lifecycle actions whose CompleteLifecycleAction failed for good (the hook's timeout ends the wait).",
+                           kind: .counter, value: Double(failed)),
+            ProviderMetric(name: "discovery_bridge_lifecycle_actions_pending",
+                           help: "Terminating instances waiting for their drain before their lifecycle action completes.",
+                           kind: .gauge, value: Double(pending.count)),
+        ])
     }
 
     /// Starts tracking a terminating instance; false when its token is already tracked.
@@ -69,6 +93,7 @@ final actor LifecycleActions {
                 let creds = try await credentials.current(stsRegion: p.region)
                 try await client.complete(p.action, region: p.region, credentials: creds)
                 completed += 1
+                await reportMetrics()
                 logger.notice("ec2: drained; lifecycle action completed with CONTINUE", metadata: [
                     "instance": "\(p.action.instanceID)", "group": "\(p.action.group)", "hook": "\(p.action.hook)",
                     "waited": "\(DurationText.format(ContinuousClock.now - p.receivedAt))",
@@ -77,10 +102,13 @@ final actor LifecycleActions {
             } catch {
                 if error.isGoneLifecycleAction {
                     logger.info("ec2: lifecycle action already ended (completed elsewhere or timed out)", metadata: ["instance": "\(p.action.instanceID)", "error": "\(error)"])
+                    await reportMetrics()
                     return
                 }
                 if error.isAuthFailure { await credentials.invalidate() }
                 guard error.isRetryable || error.isAuthFailure || error.isTransport, attempt < 8, !Task.isCancelled else {
+                    failed += 1
+                    await reportMetrics()
                     logger.error("ec2: CompleteLifecycleAction failed; the hook's timeout will end the wait", metadata: ["instance": "\(p.action.instanceID)", "error": "\(error)"])
                     return
                 }
@@ -95,6 +123,7 @@ final actor LifecycleActions {
         wake = continuation
         var iterator = stream.makeAsyncIterator()
         while !Task.isCancelled {
+            await reportMetrics()
             let due = pending.values.filter { !$0.gaveUpHeartbeats }.map { $0.lastHeartbeat + config.heartbeatInterval }.min()
             guard let due else {
                 guard await iterator.next() != nil else { return }

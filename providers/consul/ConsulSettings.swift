@@ -2,22 +2,6 @@ import CurlHTTP
 import DiscoveryCore
 import Foundation
 
-/// Where the ACL token comes from; its `description` never shows the secret.
-public enum ConsulTokenSource: Sendable, Equatable, CustomStringConvertible {
-    case none
-    case literal(String)
-    /// A file holding the token, re-read whenever it changes.
-    case file(String)
-
-    public var description: String {
-        switch self {
-        case .none: return "none"
-        case .literal: return "literal(<redacted>)"
-        case .file(let path): return "file(\(path))"
-        }
-    }
-}
-
 /// The validated `providers.consul` block.
 public struct ConsulSettings: Sendable, Equatable {
     /// Base URL of the HTTP API, `http://host:port` or `https://host:port`, no trailing slash.
@@ -38,6 +22,13 @@ public struct ConsulSettings: Sendable, Equatable {
     /// Longest pause between retries after a failure (jittered between half and all of it): bounds how long after an
     /// outage the bridge notices Consul is back.
     public var retryMax: Duration = .milliseconds(750)
+    /// Most TCP connections to the Consul address at once, whatever the number of watches (`max_connections`).
+    public var maxConnections: Int = 16
+    /// Most HTTP/2 streams put on one connection when the agent negotiates h2 (`max_streams_per_connection`;
+    /// Go's HTTP/2 server, Consul's, allows 250).
+    public var maxStreamsPerConnection: Int = 250
+    /// `auto`: one blocking query per watch while they fit the connections, else the shared change feed.
+    public var watchMode: ConsulWatchMode = .auto
 
     public static let defaultAddress = "http://127.0.0.1:8500"
 
@@ -118,6 +109,16 @@ public struct ConsulSettings: Sendable, Equatable {
         guard retryMax >= .milliseconds(10), retryMax <= .seconds(600) else {
             throw ConfigError(path: r.pathOf("retry_max"), "must be between 10ms and 10m")
         }
+        // At least three: the change feed holds two blocking queries and fetches on the rest. Consul allows 200 per client IP by default (limits.http_max_conns_per_client); more only where the agent allows more.
+        let maxConnections = try r.int("max_connections", in: 3...10000, describe: "an integer from 3 to 10000") ?? 16
+        let streams = try r.int("max_streams_per_connection", in: 1...1000, describe: "an integer from 1 to 1000") ?? 250
+        var mode = ConsulWatchMode.auto
+        if let m = try r.string("watch_mode") {
+            guard let parsed = ConsulWatchMode(rawValue: m) else {
+                throw ConfigError(path: r.pathOf("watch_mode"), "expected \"auto\", \"per_service\" or \"feed\", got \"\(m)\"")
+            }
+            mode = parsed
+        }
         try r.finish()
 
         var settings = ConsulSettings(
@@ -125,6 +126,9 @@ public struct ConsulSettings: Sendable, Equatable {
             tls: tls, wait: wait, stale: stale, cached: cached, minRequestInterval: interval, maxLastContact: maxLastContact
         )
         settings.retryMax = retryMax
+        settings.maxConnections = maxConnections
+        settings.maxStreamsPerConnection = streams
+        settings.watchMode = mode
         return settings
     }
 
@@ -153,87 +157,5 @@ public struct ConsulSettings: Sendable, Equatable {
             throw ConfigError(path: path, "cannot read \(full)")
         }
         return full
-    }
-}
-
-/// How a source names its services: one fixed name, or every catalog service matching a prefix or a tag.
-public enum ConsulServiceSelector: Sendable, Hashable {
-    case name(String)
-    case prefix(String)
-    case tag(String)
-}
-
-/// Which address of an entry becomes the instance address.
-public enum ConsulAddressMode: Sendable, Hashable {
-    /// `Service.Address`, or `Node.Address` when empty (Consul's own rule).
-    case service
-    case node
-    /// `Service.TaggedAddresses.<name>`, then `Node.TaggedAddresses.<name>`, then the service address.
-    case tagged(String)
-}
-
-/// The query parameters of a health watch that a source adds (tags, node meta, filter).
-public struct ConsulQueryParams: Sendable, Hashable {
-    public var tags: [String] = []
-    /// `k:v` pairs, sorted.
-    public var nodeMeta: [String] = []
-    public var filter: String?
-}
-
-/// One validated Consul source.
-public struct ConsulSource: Sendable, Hashable {
-    /// `SourceSpec.key`: where its instances are published.
-    public var key: String
-    public var selector: ConsulServiceSelector
-    public var params: ConsulQueryParams
-    public var addressMode: ConsulAddressMode
-
-    /// Validates a source's service and options (`tags`, `node_meta`, `filter`, `address`), naming JSON paths.
-    public static func parse(_ spec: SourceSpec) throws(ConfigError) -> ConsulSource {
-        var r = try ObjectReader(.object(spec.options), at: spec.path)
-        let servicePath = ConfigPath.key(spec.path, "service")
-        let selector: ConsulServiceSelector
-        if spec.service.hasPrefix("prefix:") {
-            let p = String(spec.service.dropFirst("prefix:".count))
-            guard !p.isEmpty else { throw ConfigError(path: servicePath, "prefix: needs a prefix, e.g. \"prefix:web-\"") }
-            selector = .prefix(p)
-        } else if spec.service.hasPrefix("tag:") {
-            let t = String(spec.service.dropFirst("tag:".count))
-            guard !t.isEmpty else { throw ConfigError(path: servicePath, "tag: needs a tag, e.g. \"tag:haproxy\"") }
-            selector = .tag(t)
-        } else {
-            guard !spec.service.isEmpty, !spec.service.contains("/"), !spec.service.contains(where: { $0.isWhitespace }) else {
-                throw ConfigError(path: servicePath, "expected a Consul service name, \"prefix:<p>\" or \"tag:<t>\", got \"\(spec.service)\"")
-            }
-            selector = .name(spec.service)
-        }
-        var params = ConsulQueryParams()
-        if let tags = try r.stringArray("tags") {
-            for (i, t) in tags.enumerated() where t.isEmpty {
-                throw ConfigError(path: ConfigPath.index(r.pathOf("tags"), i), "must not be empty")
-            }
-            params.tags = tags
-        }
-        if let meta = try r.stringMap("node_meta") {
-            for k in meta.keys where k.isEmpty || k.contains(":") {
-                throw ConfigError(path: ConfigPath.key(r.pathOf("node_meta"), k), "node meta keys must be non-empty and contain no ':'")
-            }
-            params.nodeMeta = meta.map { "\($0.key):\($0.value)" }.sorted()
-        }
-        params.filter = try r.nonEmptyString("filter")
-        var mode = ConsulAddressMode.service
-        if let a = try r.string("address") {
-            switch a {
-            case "service": mode = .service
-            case "node": mode = .node
-            default:
-                guard a.hasPrefix("tagged:"), a.count > "tagged:".count else {
-                    throw ConfigError(path: r.pathOf("address"), "expected \"service\", \"node\" or \"tagged:<name>\" (e.g. \"tagged:lan\"), got \"\(a)\"")
-                }
-                mode = .tagged(String(a.dropFirst("tagged:".count)))
-            }
-        }
-        try r.finish()
-        return ConsulSource(key: spec.key, selector: selector, params: params, addressMode: mode)
     }
 }
