@@ -61,24 +61,12 @@ public final class ManagedConfigWriter: Service, Sendable {
     /// Writes queued tables until graceful shutdown or cancellation, then the newest once more (it stops after
     /// the reconciler, which hands over its final table).
     public func run() async {
-        await withGracefulShutdownHandler {
-            var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
-            var retryAt: ContinuousClock.Instant?
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                await wakeup.wait(until: retryAt)
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                if let r = retryAt, ContinuousClock.now < r { continue }
-                if await writeLatest() {
-                    backoff.reset()
-                    retryAt = nil
-                } else {
-                    retryAt = .now + backoff.next()
-                }
-            }
-        } onGracefulShutdown: { [wakeup] in
-            wakeup.signal()
-        }
-        await flush()
+        await WriteRetryLoop.run(wakeup: wakeup, pending: { [self] in hasPending }, write: { [self] in await writeLatest() })
+    }
+
+    /// Tables newer than the last handled ones are queued, or the last write failed and is due again.
+    private var hasPending: Bool {
+        state.withLock { s in s.latest.map { $0.generation != s.handled || s.status.failing } ?? false }
     }
 
     /// Writes the newest queued tables now (at shutdown). Returns false when that failed.

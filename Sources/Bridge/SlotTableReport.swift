@@ -6,11 +6,11 @@ public struct SlotTableReport: Codable, Sendable {
     public var haproxyReachable: Bool
     /// Whether the managed HAProxy config file matches the table (absent without `haproxy.managed_config`).
     public var managedConfig: ManagedConfigStatus.Report?
-    /// The bridge binary that printed it.
-    public var bridge: BridgeVersion
+    /// The bridge binary that printed it (absent in documents from versions before 0.1.0, which `--compare` reads too).
+    public var bridge: BridgeVersion?
 
     public init(slots: [SlotStatus], guardHolds: [String: GuardHoldStatus], haproxyReachable: Bool, managedConfig: ManagedConfigStatus.Report? = nil,
-                bridge: BridgeVersion = .current) {
+                bridge: BridgeVersion? = .current) {
         self.slots = slots
         self.guardHolds = guardHolds
         self.haproxyReachable = haproxyReachable

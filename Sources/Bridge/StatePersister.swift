@@ -42,29 +42,7 @@ public final class StatePersister: Service, Sendable {
 
     /// Writes queued documents until graceful shutdown or cancellation, then writes the newest one once more.
     public func run() async {
-        await withGracefulShutdownHandler {
-            var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
-            var retryAt: ContinuousClock.Instant?
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                if let r = retryAt, ContinuousClock.now < r {
-                    await wakeup.wait(until: r)
-                    continue
-                }
-                if !hasPending {
-                    await wakeup.wait(until: nil)
-                    continue
-                }
-                if await writeLatest() {
-                    backoff.reset()
-                    retryAt = nil
-                } else {
-                    retryAt = .now + backoff.next()
-                }
-            }
-        } onGracefulShutdown: { [wakeup] in
-            wakeup.signal()
-        }
-        await flush()
+        await WriteRetryLoop.run(wakeup: wakeup, pending: { [self] in hasPending }, write: { [self] in await writeLatest() })
     }
 
     private var hasPending: Bool { state.withLock { $0.latest != nil && $0.latest != $0.written } }

@@ -17,7 +17,7 @@ final class EC2EventsEndToEndTests: XCTestCase {
         // Three of six: the guard allows removing half of a backend.
         for id in ids.prefix(3) {
             let t = try await f.timeUntil("\(id) drained after stopping", after: AWSEventBody.stateChange(id, "stopping")) {
-                (try await f.adminState(id) ?? 0) & 0x3B != 0
+                try await f.takesNoNewTraffic(id)
             }
             latencies.append(t)
             _ = try await f.timeUntil("\(id) in maint after terminated", after: AWSEventBody.stateChange(id, "terminated", time: Date().addingTimeInterval(1))) {
@@ -61,7 +61,7 @@ final class EC2EventsEndToEndTests: XCTestCase {
         try await f.start()
         let ids = f.ports.keys.sorted()
         let t = try await f.timeUntil("spot instance drained", after: AWSEventBody.spotInterruption(ids[0])) {
-            (try await f.adminState(ids[0]) ?? 0) & 0x3B != 0
+            try await f.takesNoNewTraffic(ids[0])
         }
         print("figure: spot interruption warning → drained: \(t)")
         let described = try f.moto.seed([["op": "describe", "region": "us-east-1", "ids": [ids[0]]]]).first?["instances"] as? [[String: Any]]

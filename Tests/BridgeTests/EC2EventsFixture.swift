@@ -95,6 +95,13 @@ final class EC2EventsFixture: @unchecked Sendable {
         return try await bridge.servers("web").values.first { $0.port == want && $0.address == "127.0.0.1" }?.adminState
     }
 
+    /// Drained as a client sees it: its server is in drain or maintenance, or no server holds its address any more
+    /// (a slot whose drain ended at once, with no sessions, goes back to the placeholder in the same cycle).
+    func takesNoNewTraffic(_ id: String) async throws -> Bool {
+        guard let admin = try await adminState(id) else { return true }
+        return admin & 0x3B != 0
+    }
+
     func isReady(_ id: String) async throws -> Bool { try await bridge.ready("web").values.contains(endpoint(id)) }
 
     /// Sends `body` and returns how long until `condition` held, polling HAProxy every 2 ms.
