@@ -112,7 +112,7 @@ struct Options: Sendable {
     var jsonPath = "bench-results.json"
     var bridgeBinary: String?
 
-    static let names = ["propagation", "reload", "coldsync", "cost", "ec2", "reloadproof", "ec2events", "consulscale"]
+    static let names = ["propagation", "reload", "coldsync", "cost", "ec2", "reloadproof", "ec2events", "consulscale", "parse", "masschange"]
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
@@ -184,6 +184,8 @@ enum BenchMain {
             ("reloadproof", "6. HAProxy reloads under load: bridge with the managed file, without it, consul-template", ReloadProof.run),
             ("ec2events", "7. EC2 events (moto SQS → drained/ready in HAProxy, against polling at 30s)", EC2EventsBench.run),
             ("consulscale", "8. Consul at scale (connection budget vs one connection per service; 10, 200, 2,000 services)", ConsulScale.run),
+            ("parse", "9. Instances file parse (10,000 instances; fresh, strict reference, after a partial rewrite)", Parse.run),
+            ("masschange", "10. Mass change on a running bridge (2,000 new instances over 100 backends, one file rewrite) versus the raw floor", MassChange.run),
         ]
         for (name, title, body) in benches where options.wants(name) {
             print("\n\(title)")

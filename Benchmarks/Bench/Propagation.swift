@@ -89,7 +89,7 @@ enum Propagation {
         report.atMost(bench, "file: p99 rename→visible", s.p99, "ms", limit: targetMs, note: "the rename is the provider's answer")
         report.add(bench, "file: max rename→visible", s.max, "ms")
         report.add(bench, "file: reconciler change→ack median", r.median, "ms", note: "post-batch hook, \(r.count) samples")
-        report.add(bench, "file: reconciler change→ack p99", r.p99, "ms")
+        report.atMost(bench, "file: reconciler change→ack p99", r.p99, "ms", limit: 1, note: "beyond the provider\'s answer; was 2.6 ms (file) / 2.9 ms (Consul) with the fixed 2ms coalesce")
         report.add(bench, "file: reconciler change→ack max", r.max, "ms")
     }
 
@@ -146,7 +146,7 @@ enum Propagation {
         report.add(bench, "consul: median control call (fake)", c.median, "ms")
         report.add(bench, "consul: p99 after control call returned", after.p99, "ms")
         report.add(bench, "consul: reconciler change→ack median", r.median, "ms", note: "post-batch hook, \(r.count) samples")
-        report.add(bench, "consul: reconciler change→ack p99", r.p99, "ms")
+        report.atMost(bench, "consul: reconciler change→ack p99", r.p99, "ms", limit: 1, note: "beyond the provider\'s answer; was 2.6 ms (file) / 2.9 ms (Consul) with the fixed 2ms coalesce")
         report.add(bench, "consul: reconciler change→ack max", r.max, "ms")
     }
 }

@@ -200,12 +200,16 @@ final class LoadGenerator: Sendable {
 final class RecordingControl: HAProxyControl {
     let inner: RuntimeClient
     let executed = Mutex<[SlotAction]>([])
+    /// Actions HAProxy has answered so far, and when the last batch's answers were all in.
+    let answered = Mutex<(count: Int, at: ContinuousClock.Instant?)>((0, nil))
 
     init(_ inner: RuntimeClient) { self.inner = inner }
 
     func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         executed.withLock { $0.append(contentsOf: actions) }
-        return try await inner.apply(actions)
+        let results = try await inner.apply(actions)
+        answered.withLock { $0 = ($0.count + results.count, .now) }
+        return results
     }
 
     func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }
@@ -235,11 +239,11 @@ final class InProcessBridge: @unchecked Sendable {
     var instancesPath: String { dir.file("instances.json") }
 
     /// `body` is the config's JSON object content after the `haproxy` and `state_file` keys.
-    init(socketPath: String, body: String) throws {
+    init(socketPath: String, body: String, connections: Int = 2) throws {
         dir = try TemporaryDirectory(prefix: "db-bench-bridge")
         try dir.write("config.json", """
         {
-          "haproxy": { "runtime_api": "unix:\(socketPath)", "timeout_ms": 5000 },
+          "haproxy": { "runtime_api": "unix:\(socketPath)", "timeout_ms": 5000, "connections": \(connections) },
           "state_file": "\(dir.file("state.json"))",
           \(body)
         }
@@ -259,7 +263,8 @@ final class InProcessBridge: @unchecked Sendable {
         logger.logLevel = .error
         let factories: [any ProviderFactory] = [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()]
         let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: configPath)
-        let control = RecordingControl(RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout, logger: logger))
+        let control = RecordingControl(RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout,
+                                                     connections: loaded.config.haproxy.connections, logger: logger))
         self.control = control
         var options = BridgeAssembly.Options.inProcess
         options.haproxy = { _, _ in control }

@@ -80,7 +80,7 @@ public final class BridgeAssembly: Sendable {
         let metrics = BridgeMetrics()
         self.metrics = metrics
         let haproxy = options.haproxy?(config, logger)
-            ?? RuntimeClient(endpoint: config.haproxy.runtimeAPI, timeout: config.haproxy.timeout, logger: logger)
+            ?? RuntimeClient(endpoint: config.haproxy.runtimeAPI, timeout: config.haproxy.timeout, connections: config.haproxy.connections, logger: logger)
         let store = StateStore(path: config.stateFile)
         let persister = StatePersister(store: store, logger: logger, metrics: metrics)
         self.persister = persister

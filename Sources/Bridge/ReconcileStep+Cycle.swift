@@ -13,7 +13,7 @@ extension ReconcileStep {
         timers.lastCycleWall = now.wall
         metrics.count(.reconcileCycles)
         // A cheap pid check between resyncs: an HAProxy restart is re-applied within about a second.
-        if live != nil, identity != nil, timers.lastRestartCheck.map({ now.instant - $0 >= config.haproxy.restartCheckInterval }) ?? true {
+        if live != nil, identity != nil, isDue(timers.lastRestartCheck, every: config.haproxy.restartCheckInterval, now: now) {
             timers.lastRestartCheck = now.instant
             phase = .probing
             return [.probeIdentity]
@@ -38,7 +38,7 @@ extension ReconcileStep {
     }
 
     mutating func readLiveIfDue(now: ReconcileNow) -> [ReconcileEffect] {
-        if live == nil || timers.lastResync.map({ now.instant - $0 >= config.haproxy.resyncInterval }) ?? true {
+        if live == nil || isDue(timers.lastResync, every: config.haproxy.resyncInterval, now: now) {
             // Re-read over a new connection: an open one may still reach a worker an HAProxy reload replaced
             // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
             phase = .readingLive
@@ -64,6 +64,19 @@ extension ReconcileStep {
             timers.lastRestartCheck = now.instant
             return readSessionsIfDue(now: now)
         }
+    }
+
+    /// Whether a periodic check (pid, resync) last run at `last` is due in this cycle.
+    ///
+    /// A provider change waiting goes out first: a check that came due less than one interval ago runs in the cycle
+    /// right after the batch (due at once then), so it never adds its round trip to the change's latency. A change
+    /// after HAProxy restarted still lands: a closed connection is reopened to the new process, an old worker's answer
+    /// is recognised, and the check that follows re-applies every slot.
+    func isDue(_ last: ContinuousClock.Instant?, every interval: Duration, now: ReconcileNow) -> Bool {
+        guard let last else { return true }
+        let since = now.instant - last
+        if since < interval { return false }
+        return pendingSince.isEmpty || since >= interval * 2
     }
 
     var drainingBackends: [String] {

@@ -9,12 +9,14 @@ public struct BridgeConfig: Sendable {
     public var guardPolicy: GuardPolicy
     public var metrics: MetricsSettings?
     public var logLevel: Logger.Level?
-    /// How long to wait after a change for more changes before applying (coalescing bursts).
+    /// How long to wait after a change for more changes before applying; zero (`"adaptive"`, the default) applies
+    /// the first change after a quiet period at once, and what arrives while a batch is planned or sent goes out as
+    /// the next batch, so a burst still leaves in few batches.
     public var coalesce: Duration
 
     /// The defaults, written once: the config loader and tests start from these.
     public static let defaultStateFile = "/var/lib/discovery-bridge/state.json"
-    public static let defaultCoalesce: Duration = .milliseconds(2)
+    public static let defaultCoalesce: Duration = .zero
 
     public init(
         haproxy: HAProxySettings, stateFile: String, providers: [String: JSONValue], backends: [BackendConfig],

@@ -82,13 +82,15 @@ public struct ConfigLoader: Sendable {
         guard drainCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.drain_check_interval", "must be at least 50ms") }
         let restartCheck = try hx.duration("restart_check_interval") ?? HAProxySettings.defaultRestartCheckInterval
         guard restartCheck >= .milliseconds(50) else { throw ConfigError(path: "haproxy.restart_check_interval", "must be at least 50ms") }
+        let connections = try hx.int("connections", in: 1...2, describe: "1 or 2") ?? HAProxySettings.defaultConnections
         let managed = try parseManaged(&hx, configDirectory: configDirectory)
         try hx.finish()
-        let haproxy = HAProxySettings(
+        var haproxy = HAProxySettings(
             runtimeAPI: api, timeout: timeoutMs.map { .milliseconds($0) } ?? HAProxySettings.defaultTimeout, resyncInterval: resync, drainCheckInterval: drainCheck,
             restartCheckInterval: restartCheck, managedConfig: managed.file, checkCommand: managed.check,
             masterCLI: managed.masterCLI, reloadProbeInterval: managed.probe
         )
+        haproxy.connections = connections
 
         // state_file
         let stateFile = try root.nonEmptyString("state_file") ?? BridgeConfig.defaultStateFile
@@ -147,7 +149,15 @@ public struct ConfigLoader: Sendable {
         if let level = try root.oneOf("log_level", Logger.Level.allCases.map(\.rawValue)) {
             logLevel = Logger.Level(rawValue: level)
         }
-        let coalesce = try root.duration("coalesce") ?? BridgeConfig.defaultCoalesce
+        let coalesce: Duration
+        switch root.raw("coalesce") {
+        case nil, .string("adaptive")?: coalesce = BridgeConfig.defaultCoalesce
+        case let value?:
+            guard let text = value.stringValue, let d = DurationText.parse(text) else {
+                throw ConfigError(path: "coalesce", "expected \"adaptive\" or a duration such as \"2ms\", got \(value.shortDescription)")
+            }
+            coalesce = d
+        }
         guard coalesce <= .seconds(5) else { throw ConfigError(path: "coalesce", "must be at most 5s") }
         try root.finish()
 

@@ -9,6 +9,9 @@ public struct HAProxySettings: Sendable, Equatable {
     public var drainCheckInterval: Duration
     /// How often HAProxy's pid is checked (`show info`, one command) to notice a restart between resyncs.
     public var restartCheckInterval: Duration
+    /// Runtime API connections a large batch may use at once (whole backends on each), when HAProxy runs that many
+    /// threads or more (`haproxy.connections`).
+    public var connections = defaultConnections
     /// The HAProxy config file the bridge keeps current (`haproxy.managed_config`): its backends as server lines,
     /// loaded by HAProxy with a second `-f`, so a reload or restart starts where the runtime left off. Nil: not written.
     public var managedConfig: String?
@@ -24,6 +27,7 @@ public struct HAProxySettings: Sendable, Equatable {
     public static let defaultResyncInterval: Duration = .seconds(10)
     public static let defaultDrainCheckInterval: Duration = .seconds(1)
     public static let defaultRestartCheckInterval: Duration = .seconds(1)
+    public static let defaultConnections = 2
     public static let defaultReloadProbeInterval: Duration = .milliseconds(100)
 
     public init(

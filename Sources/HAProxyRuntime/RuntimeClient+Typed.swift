@@ -6,7 +6,9 @@ extension RuntimeClient {
     /// (those took effect, the rest are unknown).
     public func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         let lines = actions.map(\.line)
-        let outcomes = try await execute(lines)
+        let outcomes = usesTwoConnections(forBatchOf: actions.count)
+            ? try await executeInLanes(lines, backends: actions.map(\.backend))
+            : try await execute(lines)
         var results: [ActionResult] = []
         results.reserveCapacity(actions.count)
         for (action, outcome) in zip(actions, outcomes) {
@@ -23,7 +25,9 @@ extension RuntimeClient {
         let answers = try await raw(["show info", "show servers state"])
         guard answers.count == 2 else { throw RuntimeError(kind: .unexpectedAnswer, message: "expected 2 answers, got \(answers.count)") }
         do {
-            return LiveState(info: try RuntimeParsers.info(answers[0]), rows: try RuntimeParsers.serversState(answers[1]))
+            let info = try RuntimeParsers.info(answers[0])
+            noteThreads(info)
+            return LiveState(info: info, rows: try RuntimeParsers.serversState(answers[1]))
         } catch {
             throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
         }

@@ -2,7 +2,8 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// A Runtime API client that keeps one interactive connection open and pipelines every batch over it.
+/// A Runtime API client that keeps an interactive connection open and pipelines every batch over it (a large batch
+/// over two, whole backends on each, when HAProxy runs two or more threads: `RuntimeClient+Lanes.swift`).
 ///
 /// Calls are serialised on a private queue, so socket waits never block Swift's cooperative threads. A connection
 /// HAProxy closed while idle (its `stats timeout`) is replaced transparently; a batch that fails midway reports how
@@ -11,12 +12,18 @@ public final class RuntimeClient: Sendable {
     public let endpoint: RuntimeEndpoint
     public let timeout: Duration
     let logger: Logger
-    private let queue = DispatchQueue(label: "discovery-bridge.haproxy-runtime")
-    private let holder = ConnectionHolder()
+    /// One serial queue and connection per lane; lane 0 carries everything but the second half of large batches.
+    private let lanes = [Lane(label: "discovery-bridge.haproxy-runtime"), Lane(label: "discovery-bridge.haproxy-runtime.2")]
+    private var queue: DispatchQueue { lanes[0].queue }
+    /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
+    let haproxyThreads = Atomic<Int>(1)
+    let maxConnections: Int
 
     /// Creates a client; nothing is connected until the first call.
     /// - Parameter timeout: the longest HAProxy may go without progress (connect, or the next answer) before the call fails.
-    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), logger: Logger = Logger(label: "haproxy-runtime")) {
+    /// - Parameter connections: how many connections a large batch may use at once (1 or 2; see `RuntimeClient+Lanes`).
+    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), connections: Int = 2, logger: Logger = Logger(label: "haproxy-runtime")) {
+        self.maxConnections = min(max(connections, 1), 2)
         self.endpoint = endpoint
         self.timeout = timeout
         self.logger = logger
@@ -24,13 +31,19 @@ public final class RuntimeClient: Sendable {
 
     /// Sends `lines` and returns HAProxy's raw answer to each, in order.
     public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
+        try await raw(lines, lane: 0)
+    }
+
+    /// `raw` over one lane's connection (HAProxy runs one connection's commands in order).
+    func raw(_ lines: [String], lane index: Int) async throws(RuntimeError) -> [String] {
         if lines.isEmpty { return [] }
         for line in lines {
             if let problem = Self.lineProblem(line) { throw RuntimeError(kind: .protocolViolation, message: "refusing to send \"\(line.prefix(80))\": \(problem)") }
         }
+        let lane = lanes[index]
         let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
-            queue.async { [self] in
-                continuation.resume(returning: perform(lines))
+            lane.queue.async { [self] in
+                continuation.resume(returning: perform(lines, holder: lane.holder))
             }
         }
         return try result.get()
@@ -58,6 +71,11 @@ public final class RuntimeClient: Sendable {
 
     /// Sends `lines` and checks each answer; a line unsafe to send (newline, `;`) is reported as failed and not sent.
     public func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
+        try await execute(lines, lane: 0)
+    }
+
+    /// `execute` over one lane's connection.
+    func execute(_ lines: [String], lane: Int) async throws(RuntimeError) -> [CommandOutcome] {
         var outcomes = [CommandOutcome?](repeating: nil, count: lines.count)
         var toSend: [String] = []
         var positions: [Int] = []
@@ -72,7 +90,7 @@ public final class RuntimeClient: Sendable {
         }
         let answers: [String]
         do {
-            answers = try await raw(toSend)
+            answers = try await raw(toSend, lane: lane)
         } catch {
             // Report completion in terms of the caller's lines.
             var e = error
@@ -88,9 +106,11 @@ public final class RuntimeClient: Sendable {
 
     /// Closes the connection; a later call opens a new one (to whichever HAProxy process owns the socket now).
     public func close() {
-        queue.async { [holder] in
-            holder.connection?.close()
-            holder.connection = nil
+        for lane in lanes {
+            lane.queue.async { [holder = lane.holder] in
+                holder.connection?.close()
+                holder.connection = nil
+            }
         }
     }
 
@@ -103,8 +123,8 @@ public final class RuntimeClient: Sendable {
         return nil
     }
 
-    /// Runs on `queue` only.
-    private func perform(_ lines: [String]) -> Result<[String], RuntimeError> {
+    /// Runs on the queue of the lane that owns `holder` only.
+    private func perform(_ lines: [String], holder: ConnectionHolder) -> Result<[String], RuntimeError> {
         var attempt = 0
         while true {
             attempt += 1
@@ -139,7 +159,15 @@ public final class RuntimeClient: Sendable {
     }
 }
 
-/// The open connection, touched only on the client's queue.
+/// The open connection of one lane, touched only on that lane's queue.
 private final class ConnectionHolder: @unchecked Sendable {
     var connection: RuntimeConnection?
+}
+
+/// A serial queue and the connection it owns.
+private struct Lane: Sendable {
+    let queue: DispatchQueue
+    let holder = ConnectionHolder()
+
+    init(label: String) { queue = DispatchQueue(label: label) }
 }

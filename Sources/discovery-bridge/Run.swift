@@ -7,6 +7,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        MallocTuning.apply()
         let (loaded, logger) = try loadConfig(options)
         try await BridgeAssembly(loaded: loaded, factories: ProviderRegistry.factories, logger: logger).run()
     }

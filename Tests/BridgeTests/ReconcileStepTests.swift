@@ -4,14 +4,15 @@ import XCTest
 
 /// The reconciler's timing rules, driven through the pure step on a manual clock (no HAProxy, no sleeping).
 final class ReconcileStepTests: XCTestCase {
-    func config(slots: Int = 3, drainTimeout: String = "30s", guardBlock: String = #""guard": { "max_removed_fraction": 1.0, "min_servers": 0 },"#) -> String {
+    func config(slots: Int = 3, drainTimeout: String = "30s", guardBlock: String = #""guard": { "max_removed_fraction": 1.0, "min_servers": 0 },"#,
+                coalesce: String = #""coalesce": "5ms","#) -> String {
         """
         {
           "haproxy": { "runtime_api": "unix:/nonexistent.sock", "resync_interval": "10s", "drain_check_interval": "1s", "restart_check_interval": "1s" },
           "state_file": "/nonexistent/state.json",
           "providers": { "file": { "path": "/nonexistent/instances.json" } },
           \(guardBlock)
-          "coalesce": "5ms",
+          \(coalesce)
           "backends": [{ "name": "web", "slots": \(slots), "port": 8080, "server_options": "", "drain_timeout": "\(drainTimeout)",
                          "sources": [{ "provider": "file", "service": "web" }] }]
         }
@@ -61,6 +62,42 @@ final class ReconcileStepTests: XCTestCase {
         d.runNextWake()
         XCTAssertEqual(d.batches.count, 2, "both changes in one batch")
         XCTAssertEqual(d.ready("web").count, 3)
+    }
+
+    func test_adaptive_coalescing_applies_the_first_change_at_once_and_what_arrives_during_a_batch_as_the_next_one() throws {
+        var d = try synced([8001], config: config(slots: 5, coalesce: ""))
+        d.advance(.milliseconds(300))
+        let before = d.batches.count
+        d.publish("web", [instance("i1", 8001), instance("i2", 8002)])
+        XCTAssertEqual(d.step.nextWake(now: d.now), d.now.instant, "the first change after a quiet period goes at once")
+        d.duringNextBatch = { d in
+            d.publish("web", [instance("i1", 8001), instance("i2", 8002), instance("i3", 8003)])
+            d.advance(.microseconds(300))
+            d.publish("web", [instance("i1", 8001), instance("i2", 8002), instance("i3", 8003), instance("i4", 8004)])
+            XCTAssertNil(d.step.nextWake(now: d.now), "nothing else starts while a batch is in flight")
+        }
+        XCTAssertEqual(d.tickIfDue().map(\.name).first, "apply")
+        XCTAssertEqual(d.batches.count, before + 1)
+        XCTAssertEqual(d.step.nextWake(now: d.now), d.now.instant, "what arrived during the batch is due as soon as it ends")
+        d.tickIfDue()
+        XCTAssertEqual(d.batches.count, before + 2, "the two later changes leave together, in one batch")
+        XCTAssertEqual(d.ready("web").count, 4)
+        XCTAssertNotEqual(d.step.nextWake(now: d.now), d.now.instant, "then quiet again")
+    }
+
+    func test_a_waiting_change_goes_out_before_a_due_pid_check_which_follows_at_once() throws {
+        var d = try synced([8001], config: config(coalesce: ""))
+        d.advance(.milliseconds(1200))
+        d.publish("web", [instance("i1", 8001), instance("i2", 8002)])
+        XCTAssertEqual(d.tickIfDue().map(\.name).first, "apply", "the change does not wait for the pid check's round trip")
+        XCTAssertEqual(d.ready("web").count, 2)
+        XCTAssertEqual(d.step.nextWake(now: d.now), d.now.instant - .milliseconds(200), "the overdue check is due at once")
+        XCTAssertEqual(d.tickIfDue().map(\.name).first, "probeIdentity")
+
+        // A check overdue by a whole interval runs first even with a change waiting.
+        d.advance(.milliseconds(2100))
+        d.publish("web", [instance("i1", 8001)])
+        XCTAssertEqual(d.tickIfDue().map(\.name).first, "probeIdentity")
     }
 
     func test_an_unchanged_snapshot_wakes_nothing() throws {

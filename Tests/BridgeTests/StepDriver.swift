@@ -47,6 +47,8 @@ struct StepDriver {
     private(set) var batches: [ApplyBatch] = []
     private(set) var readyCount = 0
     private(set) var applied: [AppliedBatch] = []
+    /// Runs once while the next batch is in flight (before HAProxy's answers come back).
+    var duringNextBatch: ((inout StepDriver) -> Void)?
     /// Ids announced to providers by `.releaseTraffic`, one list per announcement.
     private(set) var released: [[String]] = []
 
@@ -111,6 +113,10 @@ struct StepDriver {
             return .sessions(.success(backends.reduce(into: [:]) { $0[$1] = haproxy.sessions[$1] ?? [:] }))
         case .apply(let batch):
             batches.append(batch)
+            if let hook = duringNextBatch {
+                duringNextBatch = nil
+                hook(&self)
+            }
             guard haproxy.reachable else { return .batchResult(.connectionFailed(.haproxy("connect: refused"), completed: 0)) }
             let actions = batch.plans.flatMap(\.commands)
             if haproxy.refuseNext || haproxy.oldWorkerNext {

@@ -53,7 +53,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(c.haproxy.timeout, .seconds(2))
         XCTAssertEqual(c.stateFile, "/var/lib/discovery-bridge/state.json")
         XCTAssertEqual(c.logLevel, .info)
-        XCTAssertEqual(c.coalesce, .milliseconds(2))
+        XCTAssertEqual(c.coalesce, .zero, "adaptive")
         XCTAssertEqual(c.metrics.map { "\($0.host) \($0.port)" }, "127.0.0.1 9105")
         XCTAssertEqual(c.backends.count, 1)
         let web = try XCTUnwrap(c.backend(named: "web"))
@@ -76,7 +76,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(c.stateFile, "/var/lib/discovery-bridge/state.json")
         XCTAssertNil(c.metrics)
         XCTAssertNil(c.logLevel)
-        XCTAssertEqual(c.coalesce, .milliseconds(2))
+        XCTAssertEqual(c.coalesce, .zero, "adaptive")
         XCTAssertEqual(c.guardPolicy, GuardPolicy())
         let b = try XCTUnwrap(c.backends.first)
         XCTAssertEqual(b.serverPrefix, "slot")
@@ -248,6 +248,8 @@ final class ConfigLoaderTests: XCTestCase {
         expectError("haproxy.restart_check_interval: must be at least 50ms", haproxy(["restart_check_interval": .string("0s")]))
         expectError("haproxy.timeout_ms: expected a timeout in milliseconds between 1 and 600000, got 0", haproxy(["timeout_ms": .int(0)]))
         expectError("coalesce: must be at most 5s", document(root: ["coalesce": .string("6s")]))
+        expectError("coalesce: expected \"adaptive\" or a duration such as \"2ms\", got \"soon\"", document(root: ["coalesce": .string("soon")]))
+        XCTAssertEqual(loadConfig(document(root: ["coalesce": .string("3ms")]))?.coalesce, .milliseconds(3), "an explicit duration keeps its meaning")
         XCTAssertEqual(loadConfig(haproxy(["timeout_ms": .int(500)]))?.haproxy.timeout, .milliseconds(500))
     }
 

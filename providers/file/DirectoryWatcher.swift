@@ -54,15 +54,23 @@ final class DirectoryWatcher: @unchecked Sendable {
         }
     }
 
-    /// Discards queued events; returns whether one named `fileName` (or concerned the folder itself, or events were
-    /// lost). Events for other names (an editor's or a deploy tool's temporary file) return false.
-    @discardableResult
-    func drain(fileName: String) -> Bool {
-        guard inotifyFD >= 0 else { return true }
+    /// What the queued events say about the watched file.
+    enum Change {
+        /// Nothing about the file (an editor's or a deploy tool's temporary file next to it).
+        case unrelated
+        /// The file is complete (closed after writing, renamed into place, removed), or events were lost: read it.
+        case settled
+        /// The file was only created: its content follows, and its close (`IN_CLOSE_WRITE`) is the event to read on.
+        case beingWritten
+    }
+
+    /// Discards queued events and tells what they meant for `fileName`.
+    func drain(fileName: String) -> Change {
+        guard inotifyFD >= 0 else { return .settled }
         let wanted = Array(fileName.utf8)
         let header = MemoryLayout<inotify_event>.size
         let folderEvents = UInt32(IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)
-        var named = false
+        var change = Change.unrelated
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = buf.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
@@ -75,11 +83,15 @@ final class DirectoryWatcher: @unchecked Sendable {
                 let nameStart = offset + header
                 let nameEnd = min(n, nameStart + length)
                 let name = buf[nameStart..<nameEnd].prefix { $0 != 0 }
-                if mask & folderEvents != 0 || length == 0 || name.elementsEqual(wanted) { named = true }
+                if mask & folderEvents != 0 || length == 0 {
+                    change = .settled
+                } else if name.elementsEqual(wanted) {
+                    if mask & ~UInt32(IN_CREATE) != 0 { change = .settled } else if change == .unrelated { change = .beingWritten }
+                }
                 offset = nameEnd
             }
         }
-        return named
+        return change
     }
 
     func close() {

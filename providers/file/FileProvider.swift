@@ -1,5 +1,4 @@
 import DiscoveryCore
-import Foundation
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +26,7 @@ public struct FileProviderFactory: ProviderFactory {
             try s.finish()
             filters[source.key] = tags
         }
-        let resolved = file.hasPrefix("/") ? file : (context.configDirectory as NSString).appendingPathComponent(file)
+        let resolved = FileBytes.join(context.configDirectory, file)
         return FileProvider(
             path: resolved, pollInterval: poll, stalenessLimit: staleAfter,
             sources: sources.map { FileProvider.Source(key: $0.key, service: $0.service, tags: filters[$0.key] ?? []) },
@@ -65,19 +64,20 @@ public struct FileProvider: DiscoveryProvider {
     }
 
     public func run(sink: any ProviderSink) async throws {
-        let watcher = DirectoryWatcher(directory: (path as NSString).deletingLastPathComponent, logger: logger)
-        let fileName = (path as NSString).lastPathComponent
+        let watcher = DirectoryWatcher(directory: FileBytes.folder(of: path), logger: logger)
+        let fileName = FileBytes.name(of: path)
         defer { watcher.close() }
         var lastIdentity: FileIdentity?
         var lastPublished: [String: [Instance]]?
         var lastError: String?
         var forceRead = true
+        var reader = InstancesFileReader()
         while !Task.isCancelled {
             let identity = FileIdentity(path: path)
             if forceRead || identity != lastIdentity {
                 forceRead = false
                 lastIdentity = identity
-                switch read() {
+                switch read(with: &reader) {
                 case .success(let services):
                     var update: [String: [Instance]] = [:]
                     for source in sources {
@@ -105,27 +105,27 @@ public struct FileProvider: DiscoveryProvider {
             } else if lastError == nil {
                 await sink.reportSuccess(provider: name)
             }
-            let changed = await watcher.wait(timeout: pollInterval)
-            if changed {
-                // Let a burst of events (an editor's write + rename) settle into one read.
-                try? await Task.sleep(for: .milliseconds(1))
-                // An event naming the file forces a read; others (a temporary file being written next to it) only
-                // lead to the identity check above, which still catches a symlink swapped under the path.
-                forceRead = watcher.drain(fileName: fileName)
+            // No settling delay: the file is read as soon as an event says it is complete (renamed into place or
+            // closed after writing); a bare creation waits for its close, so a half-written file is not read.
+            while await watcher.wait(timeout: pollInterval) {
+                switch watcher.drain(fileName: fileName) {
+                case .settled: forceRead = true
+                case .beingWritten: continue
+                case .unrelated: break
+                }
+                break
             }
         }
     }
 
-    private func read() -> Result<[String: [Instance]], ConfigError> {
+    private func read(with reader: inout InstancesFileReader) -> Result<[String: [Instance]], ConfigError> {
         let bytes: [UInt8]
-        do {
-            bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? error.localizedDescription : "no such file"
-            return .failure(ConfigError(path: "", "cannot read: \(reason)", file: path))
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(let reason): return .failure(ConfigError(path: "", "cannot read: \(reason.text)", file: path))
         }
         do {
-            return .success(try InstancesFile.parse(bytes, file: path))
+            return .success(try reader.parse(bytes, file: path))
         } catch {
             return .failure(error)
         }

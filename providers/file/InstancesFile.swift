@@ -3,7 +3,16 @@ import DiscoveryCore
 /// The instances file: `{"services": {"web": [{"id": "web-1", "address": "10.0.0.1", "port": 8080, ...}]}}`.
 public enum InstancesFile {
     /// Parses the file's bytes into instances per service; every error names the JSON path and the file.
+    ///
+    /// The common shape is read straight from the bytes; anything else, and every error, goes through `parseStrict`.
     public static func parse(_ bytes: [UInt8], file: String) throws(ConfigError) -> [String: [Instance]] {
+        var reader = InstancesFileReader()
+        return try reader.parse(bytes, file: file)
+    }
+
+    /// The reference reader: a strict JSON tree first (exact positions for syntax errors and duplicate keys), then
+    /// every field checked with its JSON path. The fast path must agree with it on every input it accepts.
+    public static func parseStrict(_ bytes: [UInt8], file: String) throws(ConfigError) -> [String: [Instance]] {
         let root: JSONValue
         do {
             root = try JSONValue.parse(bytes: bytes)
