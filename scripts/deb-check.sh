@@ -60,7 +60,12 @@ if getent group haproxy >/dev/null; then
     id -nG discovery-bridge | tr ' ' '\n' | grep -qx haproxy || fail "discovery-bridge is not in group haproxy"
 fi
 [ "$(stat -c '%a %U %G' /etc/discovery-bridge/config.json)" = "640 root discovery-bridge" ] || fail "config: $(stat -c '%a %U %G' /etc/discovery-bridge/config.json)"
-[ "$(stat -c '%a %U' /var/lib/discovery-bridge)" = "700 discovery-bridge" ] || fail "state folder: $(stat -c '%a %U' /var/lib/discovery-bridge)"
+[ "$(stat -c '%a %U' /var/lib/discovery-bridge)" = "711 discovery-bridge" ] || fail "state folder: $(stat -c '%a %U' /var/lib/discovery-bridge)"
+managed_group=discovery-bridge
+if getent group haproxy >/dev/null; then managed_group=haproxy; fi
+[ "$(stat -c '%a %U %G' /var/lib/discovery-bridge/haproxy)" = "2750 discovery-bridge $managed_group" ] || fail "managed config folder: $(stat -c '%a %U %G' /var/lib/discovery-bridge/haproxy)"
+[ -f /usr/share/discovery-bridge/haproxy.service.d/discovery-bridge.conf ] || fail "haproxy.service drop-in example not shipped"
+grep -q '/usr/bin/discovery-bridge render' /usr/share/discovery-bridge/haproxy.service.d/discovery-bridge.conf || fail "drop-in example does not use /usr/bin"
 [ -L /etc/systemd/system/multi-user.target.wants/discovery-bridge.service ] || fail "unit not enabled"
 grep -q '^ExecStart=/usr/bin/discovery-bridge run' /lib/systemd/system/discovery-bridge.service || fail "unit does not run /usr/bin/discovery-bridge"
 if [ ! -d /run/systemd/system ]; then
