@@ -175,7 +175,7 @@ enum ReloadComparison {
         let ok = await onThread { () -> Bool in
             let deadline = since + timeout
             while ContinuousClock.now < deadline {
-                if case .ok(let body) = rawGet(port: front, timeoutMs: 1000), body.contains(marker) { return true }
+                if case let (.ok, body) = HTTPLoad.fetch(port: front, timeoutMs: 1000), body.contains(marker) { return true }
             }
             return false
         }

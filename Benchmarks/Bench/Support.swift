@@ -87,61 +87,6 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 
 // MARK: Raw HTTP
 
-enum HTTPOutcome: Sendable, Equatable {
-    case ok(body: String)
-    case status(Int)
-    case refused
-    case reset
-    case timeout
-    case other(Int32)
-}
-
-/// One HTTP/1.0 GET over a fresh loopback connection, blocking; no libraries in the way.
-func rawGet(port: Int, path: String = "/", timeoutMs: Int = 2000) -> HTTPOutcome {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return .other(errno) }
-    defer { close(fd) }
-    var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    func classify(_ e: Int32) -> HTTPOutcome {
-        switch e {
-        case ECONNREFUSED: return .refused
-        case ECONNRESET, EPIPE: return .reset
-        case EAGAIN, ETIMEDOUT: return .timeout
-        default: return .other(e)
-        }
-    }
-    if rc != 0 { return classify(errno) }
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    if sent != request.count { return classify(errno) }
-    var response: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n > 0 { response.append(contentsOf: buf[0..<n]); continue }
-        if n == 0 { break }
-        if errno == EINTR { continue }
-        return classify(errno)
-    }
-    if response.isEmpty { return .reset }
-    let text = String(decoding: response, as: UTF8.self)
-    let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
-    let parts = statusLine.split(separator: " ")
-    guard parts.count >= 2, let code = Int(parts[1]) else { return .other(-1) }
-    guard code == 200 else { return .status(code) }
-    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-    return .ok(body: body)
-}
-
 /// A constant request load: `threads` loops of HTTP/1.0 GETs, counting every kind of failure.
 final class LoadGenerator: Sendable {
     let port: Int
@@ -161,7 +106,7 @@ final class LoadGenerator: Sendable {
         for _ in 0..<threads {
             let t = Thread { [self] in
                 while running.load(ordering: .relaxed) {
-                    switch rawGet(port: port) {
+                    switch HTTPLoad.get(port: port, timeoutMs: 2000) {
                     case .ok: ok.add(1, ordering: .relaxed)
                     case .status: non200.add(1, ordering: .relaxed)
                     case .refused: refused.add(1, ordering: .relaxed)

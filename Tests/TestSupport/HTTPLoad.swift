@@ -75,8 +75,13 @@ public final class HTTPLoad: Sendable {
 
     /// One HTTP/1.0 GET over a fresh loopback connection, blocking.
     public static func get(port: Int, path: String = "/", timeoutMs: Int) -> HTTPLoadOutcome {
+        fetch(port: port, path: path, timeoutMs: timeoutMs).outcome
+    }
+
+    /// Like `get`, also returning the body of a 200 answer (empty otherwise).
+    public static func fetch(port: Int, path: String = "/", timeoutMs: Int) -> (outcome: HTTPLoadOutcome, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return .other(errno) }
+        guard fd >= 0 else { return (.other(errno), "") }
         defer { close(fd) }
         var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -88,12 +93,12 @@ public final class HTTPLoad: Sendable {
         let rc = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        func classify(_ e: Int32) -> HTTPLoadOutcome {
+        func classify(_ e: Int32) -> (outcome: HTTPLoadOutcome, body: String) {
             switch e {
-            case ECONNREFUSED: return .refused
-            case ECONNRESET, EPIPE: return .reset
-            case EAGAIN, ETIMEDOUT: return .timeout
-            default: return .other(e)
+            case ECONNREFUSED: return (.refused, "")
+            case ECONNRESET, EPIPE: return (.reset, "")
+            case EAGAIN, ETIMEDOUT: return (.timeout, "")
+            default: return (.other(e), "")
             }
         }
         if rc != 0 { return classify(errno) }
@@ -108,9 +113,12 @@ public final class HTTPLoad: Sendable {
             if errno == EINTR { continue }
             return classify(errno)
         }
-        guard response.count > 12 else { return .reset }
+        guard response.count > 12 else { return (.reset, "") }
         let statusLine = String(decoding: response.prefix(40), as: UTF8.self).split(separator: " ")
-        guard statusLine.count >= 2, let code = Int(statusLine[1]) else { return .other(-1) }
-        return code == 200 ? .ok : .status(code)
+        guard statusLine.count >= 2, let code = Int(statusLine[1]) else { return (.other(-1), "") }
+        guard code == 200 else { return (.status(code), "") }
+        let separator = Array("\r\n\r\n".utf8)
+        let start = response.indices.dropLast(separator.count - 1).first { response[$0..<$0 + separator.count].elementsEqual(separator) }
+        return (.ok, start.map { String(decoding: response[($0 + separator.count)...], as: UTF8.self) } ?? "")
     }
 }
