@@ -205,7 +205,7 @@ enum ReloadComparison {
 
     static func underLoad(_ what: String, _ n: Int, front: Int, ports: [Int], current: inout Int, threads: Int, settle: Duration,
                           _ change: @Sendable (Int) async throws -> Void) async throws -> LoadResult {
-        let load = LoadGenerator(port: front, threads: threads)
+        let load = HTTPLoad(port: front, threads: threads, timeoutMs: 2000)
         Cleanup.shared.add { Task { await load.stop() } }
         try await Task.sleep(for: .milliseconds(300))
         do {
@@ -217,6 +217,6 @@ enum ReloadComparison {
         try await Task.sleep(for: .milliseconds(300))
         await load.stop()
         let failed = load.failed
-        return LoadResult(failed: failed, total: failed + load.ok.load(ordering: .relaxed), breakdown: load.breakdown)
+        return LoadResult(failed: failed, total: failed + load.ok, breakdown: load.breakdown)
     }
 }

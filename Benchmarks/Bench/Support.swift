@@ -85,60 +85,6 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     }
 }
 
-// MARK: Raw HTTP
-
-/// A constant request load: `threads` loops of HTTP/1.0 GETs, counting every kind of failure.
-final class LoadGenerator: Sendable {
-    let port: Int
-    private let running = Atomic<Bool>(true)
-    let ok = Atomic<Int>(0)
-    let non200 = Atomic<Int>(0)
-    let refused = Atomic<Int>(0)
-    let resets = Atomic<Int>(0)
-    let timeouts = Atomic<Int>(0)
-    let others = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
-    let threads: Int
-
-    init(port: Int, threads: Int) {
-        self.port = port
-        self.threads = threads
-        for _ in 0..<threads {
-            let t = Thread { [self] in
-                while running.load(ordering: .relaxed) {
-                    switch HTTPLoad.get(port: port, timeoutMs: 2000) {
-                    case .ok: ok.add(1, ordering: .relaxed)
-                    case .status: non200.add(1, ordering: .relaxed)
-                    case .refused: refused.add(1, ordering: .relaxed)
-                    case .reset: resets.add(1, ordering: .relaxed)
-                    case .timeout: timeouts.add(1, ordering: .relaxed)
-                    case .other: others.add(1, ordering: .relaxed)
-                    }
-                }
-                finished.add(1, ordering: .relaxed)
-            }
-            t.start()
-        }
-    }
-
-    var failed: Int {
-        non200.load(ordering: .relaxed) + refused.load(ordering: .relaxed) + resets.load(ordering: .relaxed)
-            + timeouts.load(ordering: .relaxed) + others.load(ordering: .relaxed)
-    }
-
-    var breakdown: String {
-        "non-200 \(non200.load(ordering: .relaxed)), refused \(refused.load(ordering: .relaxed)), reset \(resets.load(ordering: .relaxed)), timeout \(timeouts.load(ordering: .relaxed)), other \(others.load(ordering: .relaxed))"
-    }
-
-    func stop() async {
-        running.store(false, ordering: .relaxed)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while finished.load(ordering: .relaxed) < threads, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-    }
-}
-
 // MARK: The bridge in this process
 
 /// Records every action the reconciler sends while passing it through to HAProxy.
