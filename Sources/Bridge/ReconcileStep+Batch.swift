@@ -60,13 +60,15 @@ extension ReconcileStep {
         var oldWorker = false
         var refused = 0
         for result in results where !result.succeeded {
-            metrics.count(.runtimeCommandFailures)
             failedBackends.insert(result.action.backend)
-            // A worker an HAProxy reload replaced refuses everything until our connection moves to the new one.
+            // A worker an HAProxy reload replaced answers everything so until our connection moves to the new one:
+            // not a refusal (the alert on refused commands must not fire on every reload), the batch goes again.
             guard let reason = result.refusal else {
+                metrics.count(.runtimeCommandsResent)
                 oldWorker = true
                 continue
             }
+            metrics.count(.runtimeCommandFailures)
             refused += 1
             if refused <= 10 {
                 logger.error("HAProxy refused a command", metadata: ["backend": "\(result.action.backend)", "command": "\(result.action.line)", "answer": "\(reason)"])
