@@ -82,7 +82,7 @@ struct ChangeFeed: Sendable {
                 // A snapshot restore: indexes mean nothing any more, read everything once.
                 queue.enqueue(feed.watched)
             } else if !changed.isEmpty {
-                queue.enqueue(changed)
+                queue.enqueue(changed, urgent: true)
             }
         }
     }
@@ -113,7 +113,7 @@ struct ChangeFeed: Sendable {
                 named.formUnion(added)
             }
             guard answer.index > lastIndex else { return }  // a wait timeout: nothing moved
-            if !named.isEmpty { queue.enqueue(named) }
+            if !named.isEmpty { queue.enqueue(named, urgent: true) }
             // Otherwise a registration changed inside a service: a check change at the same index names it.
             if named.isEmpty, !(await feed.explains(answer.index, within: explainWindow)) {
                 let all = feed.watched
