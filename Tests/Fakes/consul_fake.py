@@ -649,7 +649,8 @@ async def wait_async(path):
 
 
 def serve_tls(args, watch_stdin):
-    """Serves the API over TLS with hypercorn (HTTP/2 via ALPN); blocking handlers run on a thread pool."""
+    """Serves the API over TLS with hypercorn (HTTP/2 via ALPN): blocking waits as coroutines, GETs answered on the
+    event loop, control calls (and GETs while `hang` is on) on a thread pool."""
     import asyncio, socket
     from concurrent.futures import ThreadPoolExecutor
     from hypercorn.asyncio import serve
