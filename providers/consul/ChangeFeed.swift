@@ -30,9 +30,7 @@ struct ChangeFeed: Sendable {
               let (catalog, catalogIndex) = await baseline(Self.catalogPath, what: "catalog", parse: ConsulMapping.parseCatalog)
         else { return }
         feed.setChecks(checks, index: checksIndex)
-        let (added, removed) = applyCatalog(catalog, feed: feed, queue: queue)
-        _ = removed
-        _ = added
+        applyCatalog(catalog, feed: feed, queue: queue)
         // Entering the feed (at start or from per-service watching) reads every watch once, after both baselines,
         // so a change between the two can only show up as a diff.
         queue.enqueue(feed.watched.sorted { $0.service < $1.service })
