@@ -1,5 +1,5 @@
-/// Small text helpers every target shares, without Foundation: trimming, ASCII letters and digits, replacing,
-/// zero-padded numbers.
+// Small text helpers every target shares, without Foundation: trimming, ASCII letters and digits, replacing,
+// zero-padded numbers.
 
 extension StringProtocol {
     /// The text without leading and trailing whitespace (Unicode `isWhitespace`, so newlines and tabs too).
