@@ -14,7 +14,9 @@ Consul's per-client connection limit (`limits.http_max_conns_per_client`, --max-
 enforced as hashicorp/go-connlimit does it: a connection beyond the limit from one IP gets a raw
 "HTTP/1.1 429 Your IP is issuing too many concurrent connections, please rate limit your calls" written before the
 request is read, and is closed. With --tls-cert/--tls-key the same API is served over TLS by hypercorn, which
-negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 like Go's server) or HTTP/1.1.
+negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 like Go's server) or HTTP/1.1;
+the first stdout line is then "<tls port> <control port>", the second a plain HTTP listener for the test's own
+calls (same state, not under the connection limit).
 
 Control (POST JSON unless noted), under /_fake/:
   register     {service, id, node, node_address, address?, port, tags?, meta?, weights?, tagged_addresses?,
@@ -589,6 +591,11 @@ class Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
+class ControlServer(ThreadingHTTPServer):
+    """The TLS mode's plain listener for the test's control calls: same handler, no connection limit."""
+    daemon_threads = True
+
+
 class Call:
     """One ASGI request dressed as the stdlib handler, so the TLS listener serves exactly the same API."""
     consul_headers = Handler.consul_headers
@@ -701,7 +708,12 @@ def serve_tls(args, watch_stdin):
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     sock.set_inheritable(True)
-    print(sock.getsockname()[1], flush=True)
+    # The test's own calls (control, stats) go to a plain HTTP listener on the same state: a write then costs what
+    # it costs against a Consul agent, not a round of pure-Python TLS and HTTP/2 framing queued behind the bridge's
+    # streams. Its connections are not counted against the per-client limit (the bridge never uses it).
+    control = ControlServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=control.serve_forever, daemon=True).start()
+    print(sock.getsockname()[1], control.server_address[1], flush=True)
     threading.Thread(target=watch_stdin, daemon=True).start()
     config = Config()
     config.bind = ["fd://%d" % sock.fileno()]
