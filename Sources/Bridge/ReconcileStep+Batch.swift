@@ -47,7 +47,7 @@ extension ReconcileStep {
         case .connectionFailed(let error, let completed):
             metrics.count(.runtimeCommands, by: completed)
             // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
-            for plan in batch.plans { tables[plan.backend] = plan.slots }
+            for plan in batch.plans { setTable(plan.backend, plan.slots) }
             dirty.formUnion(batch.plans.map(\.backend))
             let effects = fail("sending \(batch.commandCount) commands", error, now: now)
             return [.persist(document(writtenAt: now.wall))] + effects
@@ -81,7 +81,7 @@ extension ReconcileStep {
         var applied: [String: BackendSlots] = [:]
         let totalChanges = batch.plans.reduce(0) { $0 + $1.changes.count }
         for plan in batch.plans {
-            tables[plan.backend] = plan.slots
+            setTable(plan.backend, plan.slots)
             newLive[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: currentLive[plan.backend] ?? [:])
             logChanges(plan, detailed: totalChanges <= 200)
             metrics.count(.slotChanges, by: plan.changes.count)

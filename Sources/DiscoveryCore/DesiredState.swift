@@ -30,18 +30,19 @@ public enum DesiredState {
                 // The same instance listed by two sources of one backend counts once.
                 guard seenIDs.insert(id).inserted else { continue }
                 let desired = DesiredInstance(id: id, address: instance.address, port: port, weight: weight, health: instance.health)
-                if let existing = byEndpoint[desired.endpoint] {
+                let endpoint = desired.endpoint
+                if let existing = byEndpoint[endpoint] {
                     // Two ids at one endpoint: keep the healthier, then the smaller id, so the choice is stable.
                     let other = result[existing]
                     if (desired.health, desired.id) < (other.health, other.id) {
-                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(desired.endpoint) as \(desired.id)"))
+                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(endpoint) as \(desired.id)"))
                         result[existing] = desired
                     } else {
-                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(desired.endpoint) as \(other.id)"))
+                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(endpoint) as \(other.id)"))
                     }
                     continue
                 }
-                byEndpoint[desired.endpoint] = result.count
+                byEndpoint[endpoint] = result.count
                 result.append(desired)
             }
         }

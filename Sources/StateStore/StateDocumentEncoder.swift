@@ -1,7 +1,8 @@
 import DiscoveryCore
 
 /// Writes a `StateDocument` as the bytes `JSONEncoder` with `.sortedKeys` writes for it (compact, keys in the same
-/// order, numbers and string escapes spelled the same), in one pass over the tables and one growing byte buffer.
+/// order, numbers and string escapes spelled the same), into byte buffers, re-encoding only the tables that changed
+/// since the last document when given the previous call's `FragmentCache`.
 ///
 /// The state file is written after every batch that changed a table: at 10,000 slots `JSONEncoder` spent more CPU
 /// than the batch's own send loop, on the same two cores as HAProxy and the next change. Files written by earlier
@@ -14,19 +15,50 @@ enum StateDocumentEncoder {
         var description: String { "\(path): the number is not finite (NaN or infinity)" }
     }
 
+    /// Each backend's encoded `"name":{...}` fragment with the table it was encoded from, so the next document
+    /// re-encodes only the tables that changed (a table left alone keeps its slot array, and comparing it is O(1)).
+    struct FragmentCache: Sendable {
+        var entries: [String: (table: BackendSlots, bytes: [UInt8])] = [:]
+    }
+
     static func encode(_ doc: StateDocument) throws(NonFiniteNumber) -> [UInt8] {
+        var cache = FragmentCache()
+        return try encode(doc, cache: &cache)
+    }
+
+    static func encode(_ doc: StateDocument, cache: inout FragmentCache) throws(NonFiniteNumber) -> [UInt8] {
+        var fragments: [[UInt8]] = []
+        fragments.reserveCapacity(doc.backends.count)
+        var next: [String: (table: BackendSlots, bytes: [UInt8])] = [:]
+        next.reserveCapacity(doc.backends.count)
+        var size = 0
+        for name in sortedKeys(doc.backends.keys) {
+            guard let table = doc.backends[name] else { continue }
+            let bytes: [UInt8]
+            if let hit = cache.entries[name], hit.table == table {
+                bytes = hit.bytes
+            } else {
+                var f = Writer()
+                f.out.reserveCapacity(64 + table.slots.count * 200)
+                f.string(name)
+                f.byte(UInt8(ascii: ":"))
+                try f.table(table, path: "backends.\(name)")
+                bytes = f.out
+            }
+            next[name] = (table, bytes)
+            fragments.append(bytes)
+            size += bytes.count + 1
+        }
+        cache.entries = next
+
         var w = Writer()
-        let slotCount = doc.backends.values.reduce(0) { $0 + $1.slots.count }
-        w.out.reserveCapacity(256 + slotCount * 200)
+        w.out.reserveCapacity(256 + size)
         w.byte(UInt8(ascii: "{"))
         w.key("backends", first: true)
         w.byte(UInt8(ascii: "{"))
-        for (i, name) in sortedKeys(doc.backends.keys).enumerated() {
-            guard let table = doc.backends[name] else { continue }
+        for (i, fragment) in fragments.enumerated() {
             if i > 0 { w.byte(UInt8(ascii: ",")) }
-            w.string(name)
-            w.byte(UInt8(ascii: ":"))
-            try w.table(table, path: "backends.\(name)")
+            w.out.append(contentsOf: fragment)
         }
         w.byte(UInt8(ascii: "}"))
         w.key("guard_holds")

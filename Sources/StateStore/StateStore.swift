@@ -62,6 +62,30 @@ public struct StateStore: Sendable {
         try AtomicFile.write(data, to: path, mode: 0o600)
     }
 
+    /// What `save(_:cache:)` keeps between writes: each backend's encoded table, reused while the table is unchanged.
+    /// One writer at a time: keep it where the writes are serialised.
+    public struct EncodingCache: Sendable {
+        var fragments = StateDocumentEncoder.FragmentCache()
+        public init() {}
+    }
+
+    /// `encode`, re-encoding only the backends whose table changed since the document `cache` last saw: a change to
+    /// one backend of 500 costs that backend and a copy of the rest, not 10,000 slots spelled again.
+    public static func encode(_ doc: StateDocument, cache: inout EncodingCache) throws(StateError) -> Data {
+        do {
+            return Data(try StateDocumentEncoder.encode(doc, cache: &cache.fragments))
+        } catch {
+            cache = EncodingCache()
+            throw StateError.invalid(path: error.path, message: "cannot encode: \(error)")
+        }
+    }
+
+    /// `save` with the encoding of unchanged tables reused from `cache` (the same bytes as `save` writes).
+    public func save(_ doc: StateDocument, cache: inout EncodingCache) throws(StateError) {
+        let data = try Self.encode(doc, cache: &cache)
+        try AtomicFile.write(data, to: path, mode: 0o600)
+    }
+
     /// Moves a damaged state file aside (`<path>.corrupt-<unix time>`) and returns the new name.
     public func quarantine() throws(StateError) -> String {
         let target = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"

@@ -70,3 +70,46 @@ final class StateDocumentEncoderTests: XCTestCase {
         }
     }
 }
+
+extension StateDocumentEncoderTests {
+    func test_reused_tables_give_the_bytes_a_fresh_encoding_gives() throws {
+        var rng = SplitMix64(seed: 99)
+        var backends: [String: BackendSlots] = [:]
+        for b in 0..<40 {
+            backends["be\(b)"] = BackendSlots(backend: "be\(b)", slots: (1...5).map { Slot(server: "slot\($0)", number: $0, since: Double($0)) })
+        }
+        var cache = StateStore.EncodingCache()
+        for round in 0..<200 {
+            // One change per round: a slot moves, a backend appears or goes, or nothing at all.
+            switch rng.next() % 4 {
+            case 0:
+                let name = "be\(rng.next() % 40)"
+                if var t = backends[name], !t.slots.isEmpty {
+                    let i = Int(rng.next() % UInt64(t.slots.count))
+                    t.slots[i].state = .active
+                    t.slots[i].address = "10.1.\(round % 250).\(i)"
+                    t.slots[i].port = 8080
+                    t.slots[i].instanceID = "file/i\(round)"
+                    backends[name] = t
+                }
+            case 1: backends["new\(round)"] = BackendSlots(backend: "new\(round)", slots: [Slot(server: "slot1", number: 1)])
+            case 2: backends.removeValue(forKey: backends.keys.sorted().first ?? "")
+            default: break
+            }
+            let doc = StateDocument(writtenAt: Double(round), haproxy: HAProxyIdentity(pid: 7, startTimeSec: nil), backends: backends)
+            let incremental = try StateStore.encode(doc, cache: &cache)
+            XCTAssertEqual(incremental, try StateStore.encode(doc), "round \(round)")
+            XCTAssertEqual(Array(incremental), try reference(doc), "round \(round)")
+        }
+    }
+
+    func test_a_failed_encoding_forgets_the_cache_and_the_next_one_is_whole() throws {
+        var cache = StateStore.EncodingCache()
+        let good = StateDocument(writtenAt: 1, haproxy: nil, backends: ["web": BackendSlots(backend: "web", slots: [Slot(server: "s1", number: 1, since: 5)])])
+        _ = try StateStore.encode(good, cache: &cache)
+        var bad = good
+        bad.backends["web"]?.slots[0].since = .infinity
+        XCTAssertThrowsError(try StateStore.encode(bad, cache: &cache))
+        XCTAssertEqual(try StateStore.encode(good, cache: &cache), try StateStore.encode(good))
+    }
+}
