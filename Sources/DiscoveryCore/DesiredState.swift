@@ -7,6 +7,11 @@ public enum DesiredState {
         var excluded = 0
         var byEndpoint: [String: Int] = [:]
         var seenIDs = Set<String>()
+        // Sized up front: growing these tables rehashed every key a few times per backend.
+        let expected = backend.sources.reduce(0) { $0 + (snapshots[$1.key]?.count ?? 0) }
+        result.reserveCapacity(expected)
+        byEndpoint.reserveCapacity(expected)
+        seenIDs.reserveCapacity(expected)
         for source in backend.sources {
             guard let instances = snapshots[source.key] else {
                 return DesiredBackend(backend: backend.name, instances: nil, excludedByHealth: 0, rejected: [])

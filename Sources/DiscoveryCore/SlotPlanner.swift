@@ -60,13 +60,16 @@ public enum SlotPlanner {
         // Phase 1: match slots to desired instances; drain what is gone; free what finished draining.
         var desiredByID: [String: DesiredInstance] = [:]
         var desiredByEndpoint: [String: DesiredInstance] = [:]
+        var placed = Set<String>()
         if let desired = input.desired {
+            desiredByID.reserveCapacity(desired.count)
+            desiredByEndpoint.reserveCapacity(desired.count)
+            placed.reserveCapacity(desired.count)
             for d in desired where desiredByID[d.id] == nil {
                 desiredByID[d.id] = d
                 if desiredByEndpoint[d.endpoint] == nil { desiredByEndpoint[d.endpoint] = d }
             }
         }
-        var placed = Set<String>()
 
         // A template slot HAProxy lacks holds nothing: its instance is placed elsewhere.
         for i in unusable.sorted() where slots[i].state != .free {
