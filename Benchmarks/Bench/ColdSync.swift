@@ -106,7 +106,7 @@ enum ColdSync {
         """)
         defer { probe.dir.remove() }
         let docBytes = Array(doc.utf8)
-        var planTimes: [Double] = [], encodeTimes: [Double] = [], referenceEncodeTimes: [Double] = []
+        var planTimes: [Double] = [], encodeTimes: [Double] = [], referenceEncodeTimes: [Double] = [], changedEncodeTimes: [Double] = []
         for _ in 0..<runs {
             var t = ContinuousClock.now
             let loaded = try ConfigLoader(factories: [FileProviderFactory()], logger: Logger(label: "bench")).load(path: probe.configPath)
@@ -143,6 +143,18 @@ enum ColdSync {
             let theirs = try encoder.encode(state)
             referenceEncodeTimes.append((ContinuousClock.now - t).ms)
             guard ours == theirs else { throw TestSupportError("the state file writer and JSONEncoder disagree on \(total) slots") }
+            // The write after a change to one backend, as the persister does it: the other tables' bytes reused.
+            var cache = StateStore.EncodingCache()
+            _ = try StateStore.encode(state, cache: &cache)
+            var changed = state
+            if let name = changed.backends.keys.min(), var table = changed.backends[name], !table.slots.isEmpty {
+                table.slots[0].weight = table.slots[0].weight == 7 ? 8 : 7
+                changed.backends[name] = table
+            }
+            t = ContinuousClock.now
+            let incremental = try StateStore.encode(changed, cache: &cache)
+            changedEncodeTimes.append((ContinuousClock.now - t).ms)
+            guard incremental == (try StateStore.encode(changed)) else { throw TestSupportError("the incremental state file differs from a whole encoding") }
         }
         let b = Summary(bridgeTimes).median, fc = Summary(floorClient).median, fs = Summary(floorSocket).median
         report.add(bench, "bridge start→all \(total) ready (median)", b, "ms", note: "config load, file parse, live read, plan, apply")
@@ -158,6 +170,8 @@ enum ColdSync {
         let en = Summary(encodeTimes).median, ref = Summary(referenceEncodeTimes).median
         report.add(bench, "state file encode (\(total) slots), after the batch, off the send path", en, "ms",
                    note: String(format: "JSONEncoder, same bytes: %.1f ms (%.0fx)", ref, ref / en))
+        report.add(bench, "state file encode after a change to one backend (the persister's case)", Summary(changedEncodeTimes).median, "ms",
+                   note: "the other \(backends - 1) tables' bytes reused")
         report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms", note: "bridge − floor − the parts above")
         let fp = Summary(floorParallel).median
         report.add(bench, "floor: minimal writer, 2 connections in parallel (median)", fp, "ms",
