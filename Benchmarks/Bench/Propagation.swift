@@ -101,6 +101,10 @@ enum Propagation {
         let applied = bridge.applyLatencies().dropFirst(before).map { $0 * 1000 }
         await bridge.cleanup()
         let s = Summary(totals), r = Summary(Array(applied))
+        if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
+            let worst = applied.enumerated().sorted { $0.element > $1.element }.prefix(8)
+            print("  DEBUG \(others + 1) backends: worst reconciler change→ack (change #: ms): \(worst.map { "\($0.offset): \(String(format: "%.2f", $0.element))" }.joined(separator: ", "))")
+        }
         if others > 0 {
             let label = "file, \(others + 1) backends (10,000 instances in the file)"
             print("  \(label), \(changes) changes to one backend:")
