@@ -299,6 +299,11 @@ public enum SlotPlanner {
             slots[i].port = nil
             guard stale else { continue }
             let server = slots[i].server
+            // Out of rotation first (a worker reloaded from a file one batch behind may serve it): a request must
+            // never reach the placeholder. A slot freed in this plan already went to maint above.
+            if !freedNow.contains(server), let l = liveView(slots[i]), l.admin != .maint {
+                commands.append(.setState(backend: backend, server: server, state: .maint))
+            }
             withAddresses { $0.apply([AddressIndex.Move(server: server, address: PlaceholderAddress.host, port: PlaceholderAddress.port)], backend: backend, to: &commands) }
             if !freedNow.contains(server) {
                 changes.append(SlotChange(kind: .repaired, server: server, instanceID: nil, detail: "free slot back to the placeholder"))

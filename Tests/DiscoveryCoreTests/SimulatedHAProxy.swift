@@ -71,6 +71,17 @@ struct SimulatedHAProxy {
 
     func live(_ backend: String) -> [String: LiveServer] { servers[backend] ?? [:] }
 
+    /// A template server as a config file declares it (a reload from the managed file): address, admin state, weight.
+    mutating func declare(backend: String, server: String, address: String, port: Int, admin: AdminState, weight: Int) {
+        guard var s = servers[backend]?[server] else { return }
+        s.address = address
+        s.port = port
+        s.admin = admin
+        s.weight = weight
+        servers[backend]?[server] = s
+        index(backend: backend, server: server, endpoint: Endpoint.key(address: address, port: port))
+    }
+
     /// Someone changed a server by hand (drift).
     mutating func tamper(backend: String, server: String, _ change: (inout LiveServer) -> Void) {
         guard var s = servers[backend]?[server] else { return }

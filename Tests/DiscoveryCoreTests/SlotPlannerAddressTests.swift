@@ -59,6 +59,20 @@ final class SlotPlannerAddressTests: XCTestCase {
         XCTAssertNil(slot(c, 1)?.port)
     }
 
+    /// The reload drill's one failed request: a new worker read the managed file a batch behind, so a slot the table
+    /// has free still served its old instance; moving it to the placeholder first sent requests to 127.0.0.1:9.
+    func test_a_free_slot_a_reload_left_serving_leaves_rotation_before_it_moves_to_the_placeholder() {
+        let cfg = Fixtures.backend(slots: 2)
+        let a = plan(cfg, .empty(for: cfg), desired: [instance("a", "10.0.0.1")])
+        var live: [String: LiveServer] = ["slot1": LiveServer(name: "slot1", address: "10.0.0.1", port: 8080, admin: .ready, weight: 1),
+                                          "slot2": LiveServer(name: "slot2", address: "10.0.0.2", port: 8080, admin: .ready, weight: 1)]
+        let p = plan(cfg, a.slots, live: live, desired: [instance("a", "10.0.0.1")], at: t0 + 1)
+        XCTAssertEqual(lines(p), ["set server web/slot2 state maint", "set server web/slot2 addr 127.0.0.1 port 9"])
+        live["slot2"] = LiveServer(name: "slot2", address: "10.0.0.2", port: 8080, admin: .maint, weight: 1)
+        let q = plan(cfg, a.slots, live: live, desired: [instance("a", "10.0.0.1")], at: t0 + 1)
+        XCTAssertEqual(lines(q), ["set server web/slot2 addr 127.0.0.1 port 9"], "already in maint: only the move")
+    }
+
     func test_a_freed_slot_reassigned_in_the_same_plan_skips_the_placeholder() {
         let cfg = Fixtures.backend(slots: 1, drainTimeout: .zero)
         let a = plan(cfg, .empty(for: cfg), desired: [instance("a", "10.0.0.1")])

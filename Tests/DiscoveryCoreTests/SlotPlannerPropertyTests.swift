@@ -30,6 +30,7 @@ final class SlotPlannerPropertyTests: XCTestCase {
         XCTAssertGreaterThan(stats.tableLosses, 100, "\(stats)")
         XCTAssertGreaterThan(stats.adopted, 50, "\(stats)")
         XCTAssertGreaterThan(stats.readdedDynamic, 5, "\(stats)")
+        XCTAssertGreaterThan(stats.staleReloads, 100, "\(stats)")
     }
 }
 
@@ -38,12 +39,14 @@ final class SlotPlannerPropertyTests: XCTestCase {
 struct PlannerHistory {
     struct Stats: CustomStringConvertible {
         var drained = 0, freed = 0, reactivated = 0, grown = 0, unslotted = 0, restarts = 0, tableLosses = 0, adopted = 0, readdedDynamic = 0
+        var staleReloads = 0
         mutating func add(_ o: Stats) {
             drained += o.drained; freed += o.freed; reactivated += o.reactivated; grown += o.grown; unslotted += o.unslotted
             restarts += o.restarts; tableLosses += o.tableLosses; adopted += o.adopted; readdedDynamic += o.readdedDynamic
+            staleReloads += o.staleReloads
         }
         var description: String {
-            "drained=\(drained) freed=\(freed) reactivated=\(reactivated) grown=\(grown) unslotted=\(unslotted) restarts=\(restarts) tableLosses=\(tableLosses) adopted=\(adopted) readded=\(readdedDynamic)"
+            "drained=\(drained) freed=\(freed) reactivated=\(reactivated) grown=\(grown) unslotted=\(unslotted) restarts=\(restarts) tableLosses=\(tableLosses) adopted=\(adopted) readded=\(readdedDynamic) staleReloads=\(staleReloads)"
         }
     }
 
@@ -54,6 +57,8 @@ struct PlannerHistory {
     let other: BackendConfig
     var haproxy: SimulatedHAProxy
     var table: BackendSlots
+    /// The table before the last plan: what a managed file one batch behind declares.
+    var olderTable: BackendSlots?
     var instances: [String: Instance] = [:]
     var now: Double = 1_700_000_000
     /// True after an HAProxy restart the planner has not seen yet (then live state must be passed).
@@ -157,6 +162,12 @@ struct PlannerHistory {
             stats.restarts += 1
             events.append("HAPROXY RESTART")
         }
+        if rng.chance(0.05), let file = olderTable {
+            reloadFromFile(file)
+            liveChangedUnseen = true
+            stats.staleReloads += 1
+            events.append("HAPROXY RELOAD FROM A MANAGED FILE ONE BATCH BEHIND")
+        }
         if rng.chance(0.05) {
             table = TableAdoption.merge(config: config, table: nil, live: haproxy.live(config.name), now: now)
             stats.tableLosses += 1
@@ -210,6 +221,11 @@ struct PlannerHistory {
                 failures.append("HAProxy rejected a command: \(error)")
                 return failures
             }
+            // A server is out of rotation before it moves to the placeholder: no request may reach 127.0.0.1:9.
+            if case .setAddress(_, let server, PlaceholderAddress.host, PlaceholderAddress.port) = c {
+                let admin = haproxy.live(config.name)[server]?.admin
+                check(admin == .maint, "after \(c.line) \(server) is at the placeholder in \(admin.map { "\($0)" } ?? "-"), not maint")
+            }
             // Not even between two commands may two servers share an address (HAProxy's index would keep the first).
             if c.changesAddress {
                 let shared = haproxy.sharedAddresses(config.name)
@@ -242,8 +258,26 @@ struct PlannerHistory {
         check(replan.changes.isEmpty, "planning again reported changes: \(replan.changes)")
         check(replan.slots == plan.slots, "planning again changed the table: \(Self.describe(replan.slots))")
 
+        olderTable = table
         table = plan.slots
         return failures.isEmpty ? nil : failures
+    }
+
+    /// An HAProxy reload whose new worker read the managed file while it was one batch behind: template servers
+    /// as that table had them (the file's growth servers are left out: they vanish as in a restart).
+    mutating func reloadFromFile(_ file: BackendSlots) {
+        haproxy.restart()
+        let templates = Set(haproxy.templates[config.name] ?? [])
+        for s in file.slots where templates.contains(s.server) {
+            switch s.state {
+            case .active, .draining:
+                guard let address = s.address, let port = s.port else { continue }
+                haproxy.declare(backend: config.name, server: s.server, address: address, port: port,
+                                admin: s.state == .active ? .ready : .drain, weight: s.weight)
+            case .free:
+                continue
+            }
+        }
     }
 
     func checkTable(_ plan: BackendPlan, input: PlannerInput, check: (Bool, @autoclosure () -> String) -> Void) {
