@@ -424,7 +424,10 @@ class Handler(BaseHTTPRequestHandler):
                     CONNS["accepted"] = 0
             else:
                 return self.send(404, "unknown control " + str(op))
-        self.send(200, "{}", "application/json")
+            # When the write became visible to blocking queries (they wake once the lock is released), on a clock
+            # the test process reads too: benches time a change from here.
+            committed = time.clock_gettime(time.CLOCK_BOOTTIME)
+        self.send(200, json.dumps({"committed_at": committed}), "application/json")
 
     def do_GET(self):
         url = urlparse(self.path)

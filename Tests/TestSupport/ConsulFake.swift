@@ -46,15 +46,24 @@ public final class ConsulFake: @unchecked Sendable {
         client = HTTPClient()
     }
 
-    public func control(_ op: String, _ body: [String: JSONValue] = [:]) async throws {
+    /// Runs one control operation; returns when the fake made it visible to blocking queries.
+    @discardableResult
+    public func control(_ op: String, _ body: [String: JSONValue] = [:]) async throws -> ContinuousClock.Instant {
         var request = HTTPRequest(method: "POST", url: "\(controlAddress)/_fake/\(op)", body: Array(JSONValue.object(body).serialized().utf8), timeout: .seconds(30))
         request.tls.caFile = certificate
         let r = try await client.execute(request)
+        let now = ContinuousClock.now
         guard r.status == 200 else { throw TestSupportError("consul fake control \(op): \(r.status) \(r.bodyText)") }
+        // The fake stamps the commit with CLOCK_BOOTTIME; the same clock read here says how long ago that was.
+        guard let committed = (try? JSONValue.parse(bytes: r.body))?["committed_at"]?.doubleValue else { return now }
+        let ago = max(0, bootTimeSeconds() - committed)
+        return now - .nanoseconds(Int64(ago * 1e9))
     }
 
+    /// Registers (or re-registers) one service instance; returns when the fake committed it.
+    @discardableResult
     public func register(_ service: String, id: String, node: String = "node1", nodeAddress: String = "10.0.0.1", port: Int = 8080,
-                  tags: [String] = [], checks: [(String, String)] = []) async throws {
+                  tags: [String] = [], checks: [(String, String)] = []) async throws -> ContinuousClock.Instant {
         try await control("register", [
             "service": .string(service), "id": .string(id), "node": .string(node), "node_address": .string(nodeAddress),
             "port": .int(Int64(port)), "tags": .array(tags.map { .string($0) }),
@@ -99,4 +108,11 @@ public final class ConsulFake: @unchecked Sendable {
         server.stop()
         if let tempDirectory { try? FileManager.default.removeItem(at: tempDirectory) }
     }
+}
+
+/// CLOCK_BOOTTIME in seconds: the clock the fake stamps its commits with (a clock both processes share).
+func bootTimeSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_BOOTTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
