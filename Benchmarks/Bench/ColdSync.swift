@@ -142,7 +142,8 @@ enum ColdSync {
         report.add(bench, "part: live read (show info + show servers state, parsed)", lr, "ms")
         let pl = Summary(planTimes).median
         report.add(bench, "part: planning (Planning.plan, all backends)", pl, "ms")
-        report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms", note: "bridge − floor − the parts above")
+        report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms",
+                   note: "bridge − floor − the parts above; planning overlaps the send now, so its share is hidden when a core is free")
         let fp = Summary(floorParallel).median
         report.add(bench, "floor: minimal writer, 2 connections in parallel (median)", fp, "ms",
                    note: String(format: "%.0f commands/s; HAProxy nbthread = cores here", Double(lines.count) / fp * 1000))

@@ -44,10 +44,19 @@ extension BatchStreamer {
         for answer in answers {
             let i = lane.queued[lane.answered]
             let action = actions[i]
-            results[i] = ActionResult(action: action, answer: answer, status: RuntimeAnswer.status(line: action.line, answer: answer))
+            results[i] = ActionResult(action: action, answer: answer, status: Self.status(of: action, answer: answer))
             lane.answered += 1
         }
         return true
+    }
+
+    /// How HAProxy took `action`: the empty answer is success for every action but `add server` (the common case,
+    /// tens of thousands per cold sync, needs no look at the command line); anything else is classified in full.
+    static func status(of action: SlotAction, answer: String) -> ActionResult.Status {
+        if answer.isEmpty {
+            if case .addServer = action {} else { return .applied }
+        }
+        return RuntimeAnswer.status(line: action.line, answer: answer)
     }
 
     /// Queues one backend's actions, whole, on one connection, and writes them at once.
