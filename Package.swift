@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
-        // Dependency-free helpers every target shares: trimming, duration units.
+        // Dependency-free helpers every target shares: trimming, duration units, whole-file reads.
         .target(name: "Basics", path: "Sources/Basics", swiftSettings: strict),
         // HAProxy's vocabulary as plain values (endpoint, admin state, live server, slot action); no text, no I/O.
         .target(name: "HAProxyModel", dependencies: ["Basics"], path: "Sources/HAProxyModel", swiftSettings: strict),
@@ -39,7 +39,7 @@ let package = Package(
         // The bridge's memory: the slot table on disk, written atomically.
         .target(
             name: "StateStore",
-            dependencies: ["DiscoveryCore"],
+            dependencies: ["Basics", "DiscoveryCore"],
             path: "Sources/StateStore",
             swiftSettings: strict
         ),
@@ -79,7 +79,7 @@ let package = Package(
         // Providers: one target each; the core never imports them.
         .target(
             name: "FileProvider",
-            dependencies: ["DiscoveryCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Basics", "DiscoveryCore", .product(name: "Logging", package: "swift-log")],
             path: "providers/file",
             swiftSettings: strict
         ),

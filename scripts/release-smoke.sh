@@ -36,6 +36,13 @@ wait_for() {  # seconds, description, command...
     echo "release smoke: timed out waiting for $what" >&2; tail -30 "$work/bridge.log" >&2 || true; exit 1
 }
 
+# The product imports FoundationEssentials only: Foundation would link ICU and its ~10 MB of resident data (issue 14).
+if nm "$bin" 2>/dev/null | grep -q "FoundationInternationalization"; then
+    echo "release smoke: the binary links Foundation (ICU); product code must import FoundationEssentials only:" >&2
+    grep -rln "^import Foundation$" "$root/Sources" "$root/providers" >&2 || true
+    exit 1
+fi
+
 moto_port=$(free_port)
 moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 & pids+=($!)
 wait_for 30 "moto_server" python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)"

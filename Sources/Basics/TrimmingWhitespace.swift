@@ -9,3 +9,26 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+extension Unicode.Scalar {
+    /// `A`–`Z`, `a`–`z` or `0`–`9`: the letters and digits of identifiers HAProxy and cookies accept.
+    public var isASCIIAlphanumeric: Bool {
+        (0x30...0x39).contains(value) || (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value)
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced by `replacement`, left to right, without overlaps (no Foundation).
+    public func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            out += rest[..<range.lowerBound]
+            out += replacement
+            rest = rest[range.upperBound...]
+        }
+        out += rest
+        return out
+    }
+}

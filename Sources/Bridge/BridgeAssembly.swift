@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,7 @@
-import Foundation
+import Basics
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -24,7 +27,7 @@ public struct LogfmtHandler: LogHandler {
 
     private static let stderrLock = Mutex(())
     private static let stderrWriter: @Sendable (String) -> Void = { line in
-        stderrLock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+        stderrLock.withLock { _ in StandardError.write(line) }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -80,7 +83,7 @@ public struct LogfmtHandler: LogHandler {
         var seconds = t.tv_sec
         gmtime_r(&seconds, &tmValue)
         let ms = t.tv_nsec / 1_000_000
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmValue.tm_year + 1900, tmValue.tm_mon + 1, tmValue.tm_mday,
-                      tmValue.tm_hour, tmValue.tm_min, tmValue.tm_sec, ms)
+        let date = "\((tmValue.tm_year + 1900).zeroPadded(4))-\((tmValue.tm_mon + 1).zeroPadded(2))-\(tmValue.tm_mday.zeroPadded(2))"
+        return "\(date)T\(tmValue.tm_hour.zeroPadded(2)):\(tmValue.tm_min.zeroPadded(2)):\(tmValue.tm_sec.zeroPadded(2)).\(ms.zeroPadded(3))Z"
     }
 }

@@ -1,5 +1,8 @@
+import Basics
 import DiscoveryCore
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `status` says about the managed config file: whether the file on disk is what the slot table renders to.
 ///
@@ -16,14 +19,17 @@ public enum ManagedConfigStatus {
     public static func check(_ config: BridgeConfig, tables: [String: BackendSlots]) -> Report? {
         guard let path = config.haproxy.managedConfig else { return nil }
         let expected = ManagedConfigRenderer.render(config, tables: tables)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            return Report(path: path, current: false, line: "managed config \(path): \(exists ? "unreadable" : "missing") (write it with `discovery-bridge render`; the running bridge writes it after its next change)")
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let read): bytes = read
+        case .failure(let failure):
+            return Report(path: path, current: false, line: "managed config \(path): \(failure.isMissing ? "missing" : "unreadable (\(failure.text))") (write it with `discovery-bridge render`; the running bridge writes it after its next change)")
         }
-        if String(decoding: data, as: UTF8.self) == expected {
+        if String(decoding: bytes, as: UTF8.self) == expected {
             return Report(path: path, current: true, line: "managed config \(path): current (a reload keeps every slot)")
         }
-        let age = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date).map { Date().timeIntervalSince($0) }
-        return Report(path: path, current: false, line: "managed config \(path): BEHIND the slot table\(age.map { String(format: " (written %.0f s ago)", $0) } ?? ""): a reload now would start from older slots until the bridge re-applies them; see the bridge's log (\"managed HAProxy config not updated\")")
+        var st = stat()
+        let age = stat(path, &st) == 0 ? max(0, time(nil) - st.st_mtim.tv_sec) : nil
+        return Report(path: path, current: false, line: "managed config \(path): BEHIND the slot table\(age.map { " (written \($0) s ago)" } ?? ""): a reload now would start from older slots until the bridge re-applies them; see the bridge's log (\"managed HAProxy config not updated\")")
     }
 }

@@ -1,6 +1,6 @@
 import Dispatch
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import StateStore

@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -157,7 +157,7 @@ public struct MetricsServer: Service, CustomStringConvertible {
         let (fresh, reason) = freshness(view)
         let report = StatusReport(
             backends: backends, providers: providers, fresh: fresh, problems: fresh ? nil : reason,
-            lastSync: view.lastSync.map { ISO8601DateFormatter().string(from: $0) },
+            lastSync: view.lastSync.map { $0.formatted(.iso8601) },
             managedConfig: reconciler.managedConfig.map(StatusReport.ManagedConfig.init)
         )
         return StatusJSON.encode(report)

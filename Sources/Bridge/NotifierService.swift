@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 
@@ -86,7 +86,7 @@ public struct NotifierService: Service, CustomStringConvertible {
             used += c.active
             draining += c.draining
         }
-        let last = view.lastSync.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+        let last = view.lastSync.map { $0.formatted(.iso8601) } ?? "never"
         let stale = providers.health.staleProviders()
         return "\(view.tables.count) backends, \(used)/\(total) slots used, \(draining) draining, last sync \(last)\(stale.isEmpty ? "" : ", stale: \(stale.joined(separator: ","))")"
     }

@@ -71,13 +71,15 @@ extension ReconcileStep {
         var oldWorker = false
         var refused = 0
         for r in result.results where !r.succeeded {
-            metrics.count(.runtimeCommandFailures)
             failedBackends.insert(r.action.backend)
-            // A worker an HAProxy reload replaced refuses everything until our connection moves to the new one.
+            // A worker an HAProxy reload replaced answers everything so until our connection moves to the new one:
+            // not a refusal (the alert on refused commands must not fire on every reload), the batch goes again.
             guard let reason = r.refusal else {
+                metrics.count(.runtimeCommandsResent)
                 oldWorker = true
                 continue
             }
+            metrics.count(.runtimeCommandFailures)
             refused += 1
             if refused <= 10 {
                 logger.error("HAProxy refused a command", metadata: ["backend": "\(r.action.backend)", "command": "\(r.action.line)", "answer": "\(reason)"])

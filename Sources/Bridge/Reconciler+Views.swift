@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import StateStore
 
 /// What the read-only endpoints, `status` and the tests see of the reconciler.

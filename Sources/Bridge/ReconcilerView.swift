@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 
 /// A consistent picture of the reconciler for the read-only endpoints.
 public struct ReconcilerView: Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Encodes the status outputs: snake_case keys, sorted, pretty, absent optionals left out.
 public enum StatusJSON {

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
+import FoundationEssentials
 
 /// Sends sd_notify datagrams (`READY=1`, `STATUS=…`, `WATCHDOG=1`) to `$NOTIFY_SOCKET`, without libsystemd.
 ///

@@ -1,6 +1,6 @@
 import Basics
 import CCurl
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 
@@ -55,9 +55,10 @@ final class CurlEngine: @unchecked Sendable {
     func resetPeak() { db_curl_sockets_reset_peak(sockets) }
 
     func start() {
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "curl-http"
-        thread.start()
+        // Without a thread no request could ever finish: failing loudly at start beats hanging every caller.
+        guard DetachedThread.start(name: "curl-http", { [self] in self.loop() }) else {
+            preconditionFailure("cannot create the libcurl thread (the system is out of threads)")
+        }
     }
 
     func allocate() -> UInt64 {

@@ -1,6 +1,6 @@
 import Basics
 import CCurl
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Reads, validates and builds a configuration. Every error names the JSON path (and the file).
@@ -15,15 +15,14 @@ public struct ConfigLoader: Sendable {
 
     /// Loads the file at `path`.
     public func load(path: String) throws(ConfigError) -> LoadedConfig {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigError(path: "", "cannot read the config file: \(Self.describe(error))", file: path)
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let read): bytes = read
+        case .failure(let failure): throw ConfigError(path: "", "cannot read the config file: \(failure.text)", file: path)
         }
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FileBytes.folder(of: path)
         do {
-            return try load(bytes: [UInt8](data), configDirectory: directory.isEmpty ? "." : directory, path: path)
+            return try load(bytes: bytes, configDirectory: directory.isEmpty ? "." : directory, path: path)
         } catch {
             var e = error
             e.file = path
@@ -54,15 +53,6 @@ public struct ConfigLoader: Sendable {
     static func uniqueSources(_ sources: [SourceSpec]) -> [SourceSpec] {
         var seen = Set<String>()
         return sources.filter { seen.insert($0.key).inserted }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
-        }
-        return ns.localizedDescription
     }
 
     /// Validates the core of the document (everything but the inside of provider blocks and source options).
@@ -222,7 +212,7 @@ public struct ConfigLoader: Sendable {
 
     /// HAProxy identifiers: letters, digits, `-`, `_`, `.` and `:`.
     static func isHAProxyIdentifier(_ s: String) -> Bool {
-        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) }
+        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || "-_.:".unicodeScalars.contains($0) }
     }
 
     static func parseBackend(_ value: JSONValue, path: String, providers: [String: JSONValue], globalGuard: GuardPolicy, configDirectory: String = ".") throws(ConfigError) -> BackendConfig {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension PersistencePolicy {
     /// Parses `backends[i].persistence`; reads the cookie key file (relative paths resolve against the config's folder).
@@ -56,13 +56,11 @@ extension PersistencePolicy {
 
     /// Reads the key: one line (a trailing newline is fine), long enough, and safe to write into haproxy.cfg unquoted.
     static func readKey(_ file: String, path: String) throws(ConfigError) -> Secret {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw ConfigError(path: path, "cannot read the cookie key file \(file): \(ConfigLoader.describe(error))")
+        var bytes: [UInt8]
+        switch FileBytes.read(file) {
+        case .success(let read): bytes = read
+        case .failure(let failure): throw ConfigError(path: path, "cannot read the cookie key file \(file): \(failure.text)")
         }
-        var bytes = [UInt8](data)
         while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
         guard !bytes.isEmpty else { throw ConfigError(path: path, "the cookie key file \(file) is empty") }
         // Never echo the key: the message says what is wrong, not what the file holds.
@@ -83,6 +81,6 @@ extension PersistencePolicy {
     }
 
     static func isCookieName(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }
+        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "-" || $0 == "_" }
     }
 }

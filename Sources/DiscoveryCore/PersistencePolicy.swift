@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How a backend keeps a client on one instance, in a way that survives a failover to the other host of an HA pair.
 ///

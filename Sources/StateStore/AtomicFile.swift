@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,13 +15,13 @@ public enum AtomicFile {
     ///     another program must read from a folder set up for it.
     ///   - vet: run on the fsynced candidate before the rename.
     public static func write(_ data: Data, to path: String, mode: mode_t, createFolder: Bool = true, vet: Vetter? = nil) throws(StateError) {
-        let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
-        if createFolder, !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+        let folder = FileBytes.folder(of: path)
+        let dir = folder.isEmpty ? "." : folder
+        if createFolder, !FileManager.default.fileExists(atPath: dir) {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
-                throw StateError.io(path: path, operation: "create folder \(dir)", message: error.localizedDescription)
+                throw StateError.io(path: path, operation: "create folder \(dir)", message: "\(error)")
             }
         }
         let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

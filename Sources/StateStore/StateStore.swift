@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,11 +16,10 @@ public struct StateStore: Sendable {
     /// The stored document, or nil when there is no state file yet; a damaged file is an error, never trusted.
     public func load() throws(StateError) -> StateDocument? {
         let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            if !FileManager.default.fileExists(atPath: path) { return nil }
-            throw StateError.io(path: path, operation: "read", message: "\(error.localizedDescription)")
+        switch FileBytes.read(path) {
+        case .success(let bytes): data = Data(bytes)
+        case .failure(let failure) where failure.isMissing: return nil
+        case .failure(let failure): throw StateError.io(path: path, operation: "read", message: failure.text)
         }
         return try Self.decode(data, path: path)
     }
@@ -85,7 +85,7 @@ public struct StateStore: Sendable {
         case .valueNotFound(let type, let ctx): return "\(pathText(ctx.codingPath)): missing \(type) value"
         case .keyNotFound(let key, let ctx): return "\(pathText(ctx.codingPath + [key])): missing"
         case .dataCorrupted(let ctx):
-            let underlying = ctx.underlyingError.map { ": \($0.localizedDescription)" } ?? ""
+            let underlying = ctx.underlyingError.map { ": \($0)" } ?? ""
             return "\(pathText(ctx.codingPath)): \(ctx.debugDescription)\(underlying)"
         @unknown default: return "\(error)"
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Bridge
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import ServiceLifecycle
 import StateStore

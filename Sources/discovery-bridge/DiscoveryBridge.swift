@@ -1,8 +1,9 @@
+import Basics
 import ArgumentParser
 import Bridge
 import BuildInfo
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import Logging
 import ServiceLifecycle
@@ -36,7 +37,7 @@ func makeLogger(level: String?, configLevel: Logger.Level?) -> Logger {
 
 func loadConfig(_ options: CommonOptions) throws -> (LoadedConfig, Logger) {
     if let level = options.logLevel, Logger.Level(rawValue: level) == nil {
-        FileHandle.standardError.write(Data("--log-level: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\"\n".utf8))
+        StandardError.write("--log-level: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\"\n")
         throw exitBadConfig
     }
     let bootstrapLogger = makeLogger(level: options.logLevel, configLevel: nil)
@@ -44,7 +45,7 @@ func loadConfig(_ options: CommonOptions) throws -> (LoadedConfig, Logger) {
         let loaded = try ConfigLoader(factories: ProviderRegistry.factories, logger: bootstrapLogger).load(path: options.config)
         return (loaded, makeLogger(level: options.logLevel, configLevel: loaded.config.logLevel))
     } catch {
-        FileHandle.standardError.write(Data("invalid config: \(error)\n".utf8))
+        StandardError.write("invalid config: \(error)\n")
         throw exitBadConfig
     }
 }

@@ -1,7 +1,8 @@
+import Basics
 import ArgumentParser
 import Bridge
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import StateStore
 
@@ -16,17 +17,17 @@ struct Plan: AsyncParsableCommand {
     func run() async throws {
         let (loaded, logger) = try loadConfig(options)
         guard let waitFor = DurationText.parse(wait) else {
-            FileHandle.standardError.write(Data("--wait: expected a duration such as \"15s\", got \"\(wait)\"\n".utf8))
+            StandardError.write("--wait: expected a duration such as \"15s\", got \"\(wait)\"\n")
             throw exitBadConfig
         }
         let config = loaded.config
         let keys = Set(config.backends.flatMap { $0.sources.map(\.key) })
         let probe = await DiscoveryProbe.firstSnapshots(providers: loaded.providers, sourceKeys: keys, timeout: waitFor)
         for (provider, error) in probe.failures.sorted(by: { $0.key < $1.key }) {
-            FileHandle.standardError.write(Data("# provider \(provider) failed: \(error)\n".utf8))
+            StandardError.write("# provider \(provider) failed: \(error)\n")
         }
         for key in probe.missing {
-            FileHandle.standardError.write(Data("# source \(key) did not answer within \(wait): its backends are planned without changes\n".utf8))
+            StandardError.write("# source \(key) did not answer within \(wait): its backends are planned without changes\n")
         }
         let client = RuntimeClient(endpoint: config.haproxy.runtimeAPI, timeout: config.haproxy.timeout, logger: logger)
         defer { client.close() }
@@ -34,14 +35,14 @@ struct Plan: AsyncParsableCommand {
         do {
             live = try await client.readLiveState()
         } catch {
-            FileHandle.standardError.write(Data("cannot read live HAProxy state: \(error)\n".utf8))
+            StandardError.write("cannot read live HAProxy state: \(error)\n")
             throw ExitCode(69)
         }
         var tables: [String: BackendSlots] = [:]
         do {
             tables = try StateStore(path: config.stateFile).load()?.backends ?? [:]
         } catch {
-            FileHandle.standardError.write(Data("# state file unusable (\(error)); planning from live state\n".utf8))
+            StandardError.write("# state file unusable (\(error)); planning from live state\n")
         }
         let sessions = (try? await client.readSessions(backends: config.backends.map(\.name))) ?? [:]
         let items = Planning.plan(

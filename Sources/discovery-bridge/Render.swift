@@ -1,7 +1,8 @@
+import Basics
 import ArgumentParser
 import Bridge
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import ServiceLifecycle
 import StateStore
@@ -24,7 +25,7 @@ struct Render: AsyncParsableCommand {
             tables = try StateStore(path: config.stateFile).load()?.backends ?? [:]
         } catch {
             // Rendering from a damaged state file would print a file that empties every backend on the next reload.
-            FileHandle.standardError.write(Data("state file unusable: \(error)\n".utf8))
+            StandardError.write("state file unusable: \(error)\n")
             throw ExitCode(65)
         }
         print(ManagedConfigRenderer.render(config, tables: tables), terminator: "")

@@ -1,8 +1,9 @@
+import Basics
 import ArgumentParser
 import Bridge
 import BuildInfo
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import HAProxyRuntime
 import StateStore
 
@@ -21,7 +22,7 @@ struct Status: AsyncParsableCommand {
         do {
             doc = try StateStore(path: config.stateFile).load()
         } catch {
-            FileHandle.standardError.write(Data("state file unusable: \(error)\n".utf8))
+            StandardError.write("state file unusable: \(error)\n")
             throw ExitCode(65)
         }
         if let other = compare {
@@ -42,23 +43,19 @@ struct Status: AsyncParsableCommand {
             return
         }
         print(BuildInfo.summary)
-        let formatter = ISO8601DateFormatter()
         var lines = [["BACKEND", "SLOT", "STATE", "INSTANCE", "ADDRESS", "WEIGHT", "SINCE", "HAPROXY"]]
         for backend in config.backends {
             for slot in tables[backend.name]?.slots ?? [] {
                 let haproxyState = live.map { $0.backends[backend.name]?[slot.server]?.admin.rawValue ?? "missing" } ?? "unreachable"
                 lines.append([
                     backend.name, slot.server, slot.state.rawValue, slot.instanceID ?? "-", slot.endpoint ?? "-", String(slot.weight),
-                    formatter.string(from: Date(timeIntervalSince1970: slot.since)), haproxyState,
+                    Date(timeIntervalSince1970: slot.since).formatted(.iso8601), haproxyState,
                 ])
             }
         }
-        let widths = (0..<lines[0].count).map { col in lines.map { $0[col].count }.max() ?? 0 }
-        for line in lines {
-            print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        for line in TextTable.lines(lines) { print(line) }
         for (backend, hold) in (doc?.guardHolds ?? [:]).sorted(by: { $0.key < $1.key }) {
-            print("guard holding \(backend) since \(formatter.string(from: Date(timeIntervalSince1970: hold.since))): \(hold.reason) (would remove \(hold.wouldRemove))")
+            print("guard holding \(backend) since \(Date(timeIntervalSince1970: hold.since).formatted(.iso8601)): \(hold.reason) (would remove \(hold.wouldRemove))")
         }
         if let managed = ManagedConfigStatus.check(config, tables: tables) { print(managed.line) }
         if doc == nil { print("(no state file at \(config.stateFile) yet)") }

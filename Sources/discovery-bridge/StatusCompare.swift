@@ -1,8 +1,9 @@
+import Basics
 import ArgumentParser
 import Bridge
 import CurlHTTP
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import StateStore
 
 /// `status --compare FILE|URL`: the slots whose instance differs from the other host of an HA pair.
@@ -17,7 +18,7 @@ enum StatusCompare {
         do {
             there = try await read(other)
         } catch {
-            FileHandle.standardError.write(Data("cannot read the other side \(other): \(error)\n".utf8))
+            StandardError.write("cannot read the other side \(other): \(error)\n")
             throw unreadable
         }
         let here = SlotComparison.served(doc?.backends ?? [:])
@@ -29,10 +30,7 @@ enum StatusCompare {
         }
         var lines = [["BACKEND", "SLOT", "HERE", "THERE"]]
         for d in differences { lines.append([d.backend, d.slot, d.here ?? "-", d.there ?? "-"]) }
-        let widths = (0..<4).map { col in lines.map { $0[col].count }.max() ?? 0 }
-        for line in lines {
-            print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        for line in TextTable.lines(lines) { print(line) }
         print("\(differences.count) slot(s) differ from \(other)")
         throw differ
     }

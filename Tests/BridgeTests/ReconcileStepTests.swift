@@ -241,6 +241,8 @@ final class ReconcileStepTests: XCTestCase {
         let effects = d.runNextWake().map(\.name)
         XCTAssertTrue(effects.contains("closeConnection"))
         XCTAssertNil(d.step.retryAt, "a reload is not a failure to back off from")
+        XCTAssertEqual(d.metrics.total(.runtimeCommandFailures), 0, "nor a refusal the alert would fire on")
+        XCTAssertEqual(d.metrics.total(.runtimeCommandsResent), d.batches.last?.commandCount)
         d.runNextWake()
         XCTAssertEqual(d.ready("web").count, 2)
     }

@@ -36,6 +36,8 @@ final class ReloadProofTests: XCTestCase {
         }
         var catchUp: [Double] = []
         var strictReloads = 0
+        // Collected and printed at the end, next to the figure: CI shows the end of a failing test's output.
+        var firstAnswerProblems: [String] = []
         for round in 0..<20 {
             // Add, re-weight, add, remove (the adds grow the 4-slot backend past its template); on every fifth
             // round a second change lands in the same batch.
@@ -67,8 +69,11 @@ final class ReloadProofTests: XCTestCase {
                 // the new worker must start from the table as it stood just before or just after the reload.
                 let after = await reconciler.slotTables()["web"]?.slots ?? []
                 let problems = ReloadRig.mismatches(after, first, fromFile: true).isEmpty ? [] : ReloadRig.mismatches(table, first, fromFile: true)
-                let file = (try? String(contentsOfFile: rig.managedPath, encoding: .utf8)) ?? ""
-                XCTAssertEqual(problems, [], "round \(round): the new worker's first show servers state differs from the table; admin bits \(first.mapValues(\.adminState).sorted { $0.key < $1.key }); file:\n\(file)")
+                if !problems.isEmpty {
+                    let file = (try? String(contentsOfFile: rig.managedPath, encoding: .utf8)) ?? ""
+                    let bits = first.mapValues(\.adminState).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    firstAnswerProblems.append("round \(round): \(problems); admin bits \(bits); file now: \(file.split(separator: "\n").filter { $0.contains("server ") })")
+                }
             }
             try await eventually("round \(round): every slot as the bridge left it", timeout: .seconds(10), every: .milliseconds(5)) {
                 let now = await reconciler.slotTables()["web"]?.slots ?? []
@@ -86,6 +91,10 @@ final class ReloadProofTests: XCTestCase {
         XCTAssertGreaterThan(load.ok, 500, "the load ran: \(load.breakdown)")
         let failedCommands = rig.harness.metrics?.total(.runtimeCommandFailures) ?? -1
         XCTAssertEqual(failedCommands, 0, "no command refused (growth slots are config servers after a reload: never added twice)")
+        if !firstAnswerProblems.isEmpty || failedCommands != 0 {
+            print("drill problems: first answers \(firstAnswerProblems); refused commands \(failedCommands) (the bridge logged each above)")
+        }
+        XCTAssertEqual(firstAnswerProblems, [], "the new worker's first show servers state differs from the table")
         catchUp.sort()
         print(String(format: "figure: reload drill (debug build, loaded machine): %d requests, %d failed; %d strict reloads; reload signal → new worker answering with every slot right: median %.0f ms, max %.0f ms",
                      load.ok + load.failed, load.failed, strictReloads, catchUp[catchUp.count / 2], catchUp.last ?? 0))

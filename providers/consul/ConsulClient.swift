@@ -1,6 +1,7 @@
 import CurlHTTP
 import DiscoveryCore
-import Foundation
+import Basics
+import FoundationEssentials
 import Logging
 import Synchronization
 
@@ -87,11 +88,11 @@ final class ConsulClient: Sendable {
             throw ConsulRequestError(.failed, text)
         }
         gate.succeeded()
-        let newIndex = response.header("X-Consul-Index").flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+        let newIndex = response.header("X-Consul-Index").flatMap { UInt64($0.trimmingWhitespace()) } ?? 0
         var distrust: String? = nil
         if response.header("X-Consul-KnownLeader")?.lowercased() == "false" {
             distrust = "Consul reports no known leader"
-        } else if let lc = response.header("X-Consul-LastContact").flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }),
+        } else if let lc = response.header("X-Consul-LastContact").flatMap({ Int64($0.trimmingWhitespace()) }),
                   lc > settings.maxLastContact.milliseconds {
             distrust = "Consul server last contact with the leader \(lc)ms ago"
         }
@@ -99,7 +100,7 @@ final class ConsulClient: Sendable {
     }
 
     static func redact(_ text: String, _ secret: String) -> String {
-        secret.count >= 4 ? text.replacingOccurrences(of: secret, with: "<redacted>") : text
+        secret.count >= 4 ? text.replacingAll(secret, with: "<redacted>") : text
     }
 
     static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }

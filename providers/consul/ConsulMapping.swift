@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 
 /// Turns Consul answers into instances; pure, so it is tested without a server.
 public enum ConsulMapping {

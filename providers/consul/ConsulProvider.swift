@@ -1,7 +1,8 @@
 import CurlHTTP
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
+import Synchronization
 
 /// Watches Consul within a fixed connection budget (`max_connections`) and publishes each source only when its
 /// mapped instances change.
@@ -130,10 +131,9 @@ public struct ConsulProvider: DiscoveryProvider {
 
 /// Lets the gate's limit callback reach the budget, which is built after the client whose gate it watches.
 final class BudgetBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _budget: WatchBudget?
+    private let box = Mutex<WatchBudget?>(nil)
     var budget: WatchBudget? {
-        get { lock.withLock { _budget } }
-        set { lock.withLock { _budget = newValue } }
+        get { box.withLock { $0 } }
+        set { box.withLock { $0 = newValue } }
     }
 }

@@ -1,6 +1,7 @@
 import CurlHTTP
 import DiscoveryCore
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// The validated `providers.consul` block.
 public struct ConsulSettings: Sendable, Equatable {
@@ -60,11 +61,11 @@ public struct ConsulSettings: Sendable, Equatable {
         }
         var token = ConsulTokenSource.none
         if let t = tokenLiteral {
-            token = .literal(t.trimmingCharacters(in: .whitespacesAndNewlines))
+            token = .literal(t.trimmingWhitespace())
         } else if let f = tokenFile {
             token = .file(try readableFile(f, path: r.pathOf("token_file"), context: context))
         } else if let t = env["CONSUL_HTTP_TOKEN"], !t.isEmpty {
-            token = .literal(t.trimmingCharacters(in: .whitespacesAndNewlines))
+            token = .literal(t.trimmingWhitespace())
         } else if let f = env["CONSUL_HTTP_TOKEN_FILE"], !f.isEmpty {
             token = .file(try readableFile(f, path: "\(r.pathOf("token_file")) (from CONSUL_HTTP_TOKEN_FILE)", context: context))
         }
@@ -133,7 +134,7 @@ public struct ConsulSettings: Sendable, Equatable {
     }
 
     static func validateAddress(_ raw: String, path: String) throws(ConfigError) -> String {
-        var a = raw.trimmingCharacters(in: .whitespaces)
+        var a = raw.trimmingWhitespace()
         let lower = a.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
             throw ConfigError(path: path, "expected an http:// or https:// URL, got \"\(raw)\"")
@@ -148,7 +149,7 @@ public struct ConsulSettings: Sendable, Equatable {
 
     static func resolve(_ file: String, context: ProviderContext) -> String {
         if file.hasPrefix("/") || context.configDirectory.isEmpty { return file }
-        return (context.configDirectory as NSString).appendingPathComponent(file)
+        return FileBytes.join(context.configDirectory, file)
     }
 
     static func readableFile(_ file: String, path: String, context: ProviderContext) throws(ConfigError) -> String {

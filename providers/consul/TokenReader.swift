@@ -1,6 +1,9 @@
-import Foundation
+import Basics
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads the ACL token, re-reading a token file when its modification time or size changes.
 final class TokenReader: Sendable {
@@ -19,12 +22,12 @@ final class TokenReader: Sendable {
         case .none: return ""
         case .literal(let t): return t
         case .file(let path):
-            let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-            let stamp = "\((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1)/\((attrs?[.size] as? NSNumber)?.intValue ?? -1)"
+            var st = stat()
+            let stamp = stat(path, &st) == 0 ? "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)/\(st.st_size)" : "-1/-1"
             return cache.withLock { c in
                 if c.stamp == stamp { return c.token }
-                if let data = FileManager.default.contents(atPath: path) {
-                    c.token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if case .success(let bytes) = FileBytes.read(path) {
+                    c.token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
                     c.stamp = stamp
                     logger.info("read Consul token file", metadata: ["file": "\(path)"])
                 } else {

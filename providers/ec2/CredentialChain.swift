@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Finds AWS credentials the way the AWS SDKs do, caches them and refreshes them before they expire.

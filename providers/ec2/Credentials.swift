@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// AWS credentials; `description` shows where they came from and never the secret or the session token.
 public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -63,7 +63,7 @@ public struct INIFile: Sendable, Equatable {
             var value = String(line[line.index(after: eq)...]).trimmingWhitespace()
             // Inline comments need whitespace before the marker.
             for marker in [" #", " ;", "\t#", "\t;"] {
-                if let r = value.range(of: marker) { value = String(value[..<r.lowerBound]).trimmingWhitespace() }
+                if let r = value.firstRange(of: marker) { value = String(value[..<r.lowerBound]).trimmingWhitespace() }
             }
             sections[section, default: [:]][key] = value
         }

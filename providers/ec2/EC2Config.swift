@@ -1,5 +1,6 @@
 import DiscoveryCore
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// The validated `providers.ec2` block.
 public struct EC2Config: Sendable, Equatable {
@@ -175,13 +176,13 @@ public struct EC2Config: Sendable, Equatable {
 
     /// The DescribeInstances endpoint of `region`, without a trailing slash.
     func ec2Endpoint(region: String) -> String {
-        let e = (endpoint ?? "https://ec2.{region}.amazonaws.com").replacingOccurrences(of: "{region}", with: region)
+        let e = (endpoint ?? "https://ec2.{region}.amazonaws.com").replacingAll("{region}", with: region)
         return e.hasSuffix("/") ? String(e.dropLast()) : e
     }
 
     /// The STS endpoint of `region`, without a trailing slash.
     func stsEndpointURL(region: String) -> String {
-        let e = (stsEndpoint ?? "https://sts.{region}.amazonaws.com").replacingOccurrences(of: "{region}", with: region)
+        let e = (stsEndpoint ?? "https://sts.{region}.amazonaws.com").replacingAll("{region}", with: region)
         return e.hasSuffix("/") ? String(e.dropLast()) : e
     }
 }

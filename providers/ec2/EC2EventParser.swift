@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 
 /// Reads SQS message bodies: EventBridge's envelope, Auto Scaling's plain lifecycle-hook form, either inside SNS.
 public enum EC2EventParser {

@@ -64,7 +64,7 @@ public struct EC2EventsConfig: Sendable, Equatable {
 
     /// The Auto Scaling endpoint of `region`, without a trailing slash.
     func autoscalingEndpointURL(region: String) -> String {
-        let e = (autoscalingEndpoint ?? "https://autoscaling.{region}.amazonaws.com").replacingOccurrences(of: "{region}", with: region)
+        let e = (autoscalingEndpoint ?? "https://autoscaling.{region}.amazonaws.com").replacingAll("{region}", with: region)
         return e.hasSuffix("/") ? String(e.dropLast()) : e
     }
 

@@ -1,6 +1,6 @@
 import CurlHTTP
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Builds the EC2 provider from `providers.ec2`; sources are `{ "provider": "ec2", "service": "<tag value>" }`.

@@ -1,5 +1,5 @@
 import DiscoveryCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Terminating instances waiting in `Terminating:Wait`: heartbeats while HAProxy drains them, `CONTINUE` once the

@@ -9,7 +9,7 @@ struct SQSQueueURL: Sendable, Equatable {
     var name: String
 
     init?(_ url: String) {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
+        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
         let rest = url[schemeEnd.upperBound...]
         guard let slash = rest.firstIndex(of: "/") else { return nil }
         let hostPort = rest[..<slash]

@@ -1,3 +1,4 @@
+import Basics
 import DiscoveryCore
 import Logging
 #if canImport(Glibc)
