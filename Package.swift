@@ -62,11 +62,11 @@ let package = Package(
             path: "Sources/Bridge",
             swiftSettings: strict
         ),
-        // libcurl, as Debian ships it.
+        // libcurl's headers, as Debian ships them (libcurl4-openssl-dev); the library itself is loaded when the first HTTP
+        // client starts (shim.h), so a bridge without HTTP providers never maps it.
         .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // A small async HTTP client over libcurl, shared by the cloud providers.

@@ -28,7 +28,7 @@ final class CurlEngine: @unchecked Sendable {
     init(logger: Logger?, options: HTTPClientOptions) {
         self.logger = logger
         self.options = options
-        guard let m = curl_multi_init(), let counts = db_curl_sockets_new() else {
+        guard let m = db_curl_multi_init(), let counts = db_curl_sockets_new() else {
             // Only fails when out of memory.
             preconditionFailure("curl_multi_init failed")
         }
@@ -44,7 +44,7 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     deinit {
-        curl_multi_cleanup(multi)
+        db_curl_multi_cleanup(multi)
         db_curl_sockets_free(sockets)
     }
 
@@ -81,7 +81,7 @@ final class CurlEngine: @unchecked Sendable {
             return true
         }
         if accepted {
-            curl_multi_wakeup(multi)
+            db_curl_multi_wakeup(multi)
         } else {
             transfer.resume(.failure(.cancelled))
         }
@@ -100,17 +100,17 @@ final class CurlEngine: @unchecked Sendable {
                 return false
             }
         }
-        if wake { curl_multi_wakeup(multi) }
+        if wake { db_curl_multi_wakeup(multi) }
     }
 
     func shutdown() {
         state.withLock { $0.shutdown = true }
-        curl_multi_wakeup(multi)
+        db_curl_multi_wakeup(multi)
     }
 
     func setMaxHostConnections(_ n: Int) {
         state.withLock { $0.maxHostConnections = n }
-        curl_multi_wakeup(multi)
+        db_curl_multi_wakeup(multi)
     }
 
     private func loop() {
@@ -119,7 +119,7 @@ final class CurlEngine: @unchecked Sendable {
 
         func finish(_ t: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
             if let easy = t.easy, active.removeValue(forKey: easy) != nil {
-                curl_multi_remove_handle(multi, easy)
+                db_curl_multi_remove_handle(multi, easy)
             }
             byID[t.id] = nil
             t.releaseHandles()
@@ -142,10 +142,10 @@ final class CurlEngine: @unchecked Sendable {
                     continue
                 }
                 guard let easy = t.easy else { continue }
-                let rc = curl_multi_add_handle(multi, easy)
+                let rc = db_curl_multi_add_handle(multi, easy)
                 if rc != CURLM_OK {
                     t.releaseHandles()
-                    finish(t, .failure(.transport(String(cString: curl_multi_strerror(rc)))))
+                    finish(t, .failure(.transport(String(cString: db_curl_multi_strerror(rc)))))
                     continue
                 }
                 active[easy] = t
@@ -160,15 +160,15 @@ final class CurlEngine: @unchecked Sendable {
             }
 
             var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            _ = db_curl_multi_perform(multi, &running)
             var left: Int32 = 0
-            while let msg = curl_multi_info_read(multi, &left) {
+            while let msg = db_curl_multi_info_read(multi, &left) {
                 guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle, let t = active[easy] else { continue }
                 let rc = db_curl_msg_result(msg)
                 finish(t, outcome(of: t, code: rc))
             }
             var numfds: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, 1000, &numfds)
+            _ = db_curl_multi_poll(multi, nil, 0, 1000, &numfds)
         }
     }
 
@@ -186,7 +186,7 @@ final class CurlEngine: @unchecked Sendable {
         }
         if t.overflow { return .failure(.tooLarge(t.request.maxBodyBytes)) }
         let detail = String(cString: t.errorBuffer)
-        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        let message = detail.isEmpty ? String(cString: db_curl_easy_strerror(code)) : detail
         let error = Self.classify(code, message)
         logger?.debug("HTTP transfer failed", metadata: ["method": "\(t.request.method)", "error": "\(error)"])
         return .failure(error)
@@ -229,7 +229,7 @@ final class CurlEngine: @unchecked Sendable {
                 return .invalidRequest("bad header \"\(h.name)\"")
             }
         }
-        guard let easy = curl_easy_init() else { return .transport("curl_easy_init failed") }
+        guard let easy = db_curl_easy_init() else { return .transport("curl_easy_init failed") }
         t.easy = easy
 
         var failed: CURLcode = CURLE_OK
@@ -303,7 +303,7 @@ final class CurlEngine: @unchecked Sendable {
         if let aws = r.awsSigV4, let token = aws.sessionToken { lines.append("X-Amz-Security-Token: \(token)") }
         if r.awsSigV4 == nil { lines.append("Expect:") }
         for line in lines {
-            guard let next = curl_slist_append(list, line) else { return .transport("out of memory") }
+            guard let next = db_curl_slist_append(list, line) else { return .transport("out of memory") }
             list = next
         }
         t.headerList = list
@@ -344,7 +344,7 @@ final class CurlEngine: @unchecked Sendable {
         }, me))
 
         if failed != CURLE_OK {
-            return .invalidRequest("libcurl refused an option: \(String(cString: curl_easy_strerror(failed)))")
+            return .invalidRequest("libcurl refused an option: \(String(cString: db_curl_easy_strerror(failed)))")
         }
         return nil
     }
@@ -353,23 +353,23 @@ final class CurlEngine: @unchecked Sendable {
 
     /// Rewrites the URL's host to `serverName` and records a CONNECT_TO entry to the original host and port.
     private static func pinnedURL(_ url: String, serverName: String, transfer t: Transfer) -> String? {
-        guard let u = curl_url() else { return nil }
-        defer { curl_url_cleanup(u) }
-        guard curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK else { return nil }
+        guard let u = db_curl_url() else { return nil }
+        defer { db_curl_url_cleanup(u) }
+        guard db_curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK else { return nil }
         var hostPtr: UnsafeMutablePointer<CChar>? = nil
         var portPtr: UnsafeMutablePointer<CChar>? = nil
-        guard curl_url_get(u, CURLUPART_HOST, &hostPtr, 0) == CURLUE_OK, let hostPtr else { return nil }
+        guard db_curl_url_get(u, CURLUPART_HOST, &hostPtr, 0) == CURLUE_OK, let hostPtr else { return nil }
         let host = String(cString: hostPtr)
-        curl_free(hostPtr)
-        guard curl_url_get(u, CURLUPART_PORT, &portPtr, UInt32(CURLU_DEFAULT_PORT)) == CURLUE_OK, let portPtr else { return nil }
+        db_curl_free(hostPtr)
+        guard db_curl_url_get(u, CURLUPART_PORT, &portPtr, UInt32(CURLU_DEFAULT_PORT)) == CURLUE_OK, let portPtr else { return nil }
         let port = String(cString: portPtr)
-        curl_free(portPtr)
-        guard curl_url_set(u, CURLUPART_HOST, serverName, 0) == CURLUE_OK else { return nil }
+        db_curl_free(portPtr)
+        guard db_curl_url_set(u, CURLUPART_HOST, serverName, 0) == CURLUE_OK else { return nil }
         var outPtr: UnsafeMutablePointer<CChar>? = nil
-        guard curl_url_get(u, CURLUPART_URL, &outPtr, 0) == CURLUE_OK, let outPtr else { return nil }
+        guard db_curl_url_get(u, CURLUPART_URL, &outPtr, 0) == CURLUE_OK, let outPtr else { return nil }
         let out = String(cString: outPtr)
-        curl_free(outPtr)
-        t.connectTo = curl_slist_append(nil, "\(serverName):\(port):\(host):\(port)")
+        db_curl_free(outPtr)
+        t.connectTo = db_curl_slist_append(nil, "\(serverName):\(port):\(host):\(port)")
         return t.connectTo == nil ? nil : out
     }
 

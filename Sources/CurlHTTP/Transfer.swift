@@ -29,11 +29,11 @@ final class Transfer: @unchecked Sendable {
     }
 
     func releaseHandles() {
-        if let easy { curl_easy_cleanup(easy) }
+        if let easy { db_curl_easy_cleanup(easy) }
         easy = nil
-        if let headerList { curl_slist_free_all(headerList) }
+        if let headerList { db_curl_slist_free_all(headerList) }
         headerList = nil
-        if let connectTo { curl_slist_free_all(connectTo) }
+        if let connectTo { db_curl_slist_free_all(connectTo) }
         connectTo = nil
     }
 
