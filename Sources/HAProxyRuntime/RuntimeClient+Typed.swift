@@ -12,9 +12,12 @@ extension RuntimeClient {
         var results: [ActionResult] = []
         results.reserveCapacity(actions.count)
         for (action, outcome) in zip(actions, outcomes) {
-            let status: ActionResult.Status = outcome.succeeded
-                ? .applied
-                : RuntimeAnswer.status(line: outcome.line, answer: outcome.answer)
+            var status = ActionResult.Status.applied
+            if let error = outcome.error {
+                // A line never sent has no answer, which must not read as HAProxy's empty "done".
+                let classified = RuntimeAnswer.status(line: outcome.line, answer: outcome.answer)
+                status = classified == .applied ? .refused(error) : classified
+            }
             results.append(ActionResult(action: action, answer: outcome.answer, status: status))
         }
         return results

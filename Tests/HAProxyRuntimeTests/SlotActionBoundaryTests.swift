@@ -67,6 +67,19 @@ final class SlotActionBoundaryTests: XCTestCase {
         XCTAssertEqual(live.backends["api"]?["slot2"]?.admin, .maint)
     }
 
+    func test_an_action_whose_line_is_unsafe_to_send_is_refused_not_applied() async throws {
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 2)])
+        haproxy = h
+        let client = RuntimeClient(endpoint: h.endpoint, timeout: .seconds(5))
+        defer { client.close() }
+        let unsafe = SlotAction.setAddress(backend: "web", server: "slot1", address: "10.0.0.1;x", port: 80)
+        let results = try await client.apply([unsafe, .setState(backend: "web", server: "slot2", state: .drain)])
+        XCTAssertEqual(results[0].refusal?.hasPrefix("not sent"), true, "\(results[0])")
+        XCTAssertEqual(results[1].status, .applied)
+        let slot1 = try await h.servers("web")["slot1"]
+        XCTAssertEqual(slot1?.address, "127.0.0.1")
+    }
+
     func test_after_a_reload_the_old_connection_answers_stale_worker_and_a_probe_sees_the_new_worker() async throws {
         let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 2)], masterWorker: true)
         haproxy = h
