@@ -5,6 +5,7 @@ import FileProvider
 import Foundation
 import HAProxyRuntime
 import Logging
+import StateStore
 import Synchronization
 import TestSupport
 #if canImport(Glibc)
@@ -105,7 +106,7 @@ enum ColdSync {
         """)
         defer { probe.dir.remove() }
         let docBytes = Array(doc.utf8)
-        var planTimes: [Double] = []
+        var planTimes: [Double] = [], encodeTimes: [Double] = [], referenceEncodeTimes: [Double] = [], changedEncodeTimes: [Double] = []
         for _ in 0..<runs {
             var t = ContinuousClock.now
             let loaded = try ConfigLoader(factories: [FileProviderFactory()], logger: Logger(label: "bench")).load(path: probe.configPath)
@@ -130,6 +131,30 @@ enum ColdSync {
             guard plans.reduce(0, { $0 + $1.plan.commands.count }) == lines.count else {
                 throw TestSupportError("planning alone gave \(plans.reduce(0) { $0 + $1.plan.commands.count }) commands, the bridge sent \(lines.count)")
             }
+            // The state file written after the batch: the bridge's writer against JSONEncoder, same bytes.
+            let state = StateDocument(writtenAt: Date().timeIntervalSince1970, haproxy: HAProxyIdentity(pid: live.info.pid, startTimeSec: live.info.startTimeSec),
+                                      backends: Dictionary(plans.map { ($0.plan.backend, $0.plan.slots) }, uniquingKeysWith: { a, _ in a }))
+            t = ContinuousClock.now
+            let ours = try StateStore.encode(state)
+            encodeTimes.append((ContinuousClock.now - t).ms)
+            t = ContinuousClock.now
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let theirs = try encoder.encode(state)
+            referenceEncodeTimes.append((ContinuousClock.now - t).ms)
+            guard ours == theirs else { throw TestSupportError("the state file writer and JSONEncoder disagree on \(total) slots") }
+            // The write after a change to one backend, as the persister does it: the other tables' bytes reused.
+            var cache = StateStore.EncodingCache()
+            _ = try StateStore.encode(state, cache: &cache)
+            var changed = state
+            if let name = changed.backends.keys.min(), var table = changed.backends[name], !table.slots.isEmpty {
+                table.slots[0].weight = table.slots[0].weight == 7 ? 8 : 7
+                changed.backends[name] = table
+            }
+            t = ContinuousClock.now
+            let incremental = try StateStore.encode(changed, cache: &cache)
+            changedEncodeTimes.append((ContinuousClock.now - t).ms)
+            guard incremental == (try StateStore.encode(changed)) else { throw TestSupportError("the incremental state file differs from a whole encoding") }
         }
         let b = Summary(bridgeTimes).median, fc = Summary(floorClient).median, fs = Summary(floorSocket).median
         report.add(bench, "bridge start→all \(total) ready (median)", b, "ms", note: "config load, file parse, live read, plan, apply")
@@ -142,6 +167,11 @@ enum ColdSync {
         report.add(bench, "part: live read (show info + show servers state, parsed)", lr, "ms")
         let pl = Summary(planTimes).median
         report.add(bench, "part: planning (Planning.plan, all backends)", pl, "ms")
+        let en = Summary(encodeTimes).median, ref = Summary(referenceEncodeTimes).median
+        report.add(bench, "state file encode (\(total) slots), after the batch, off the send path", en, "ms",
+                   note: String(format: "JSONEncoder, same bytes: %.1f ms (%.0fx)", ref, ref / en))
+        report.add(bench, "state file encode after a change to one backend (the persister's case)", Summary(changedEncodeTimes).median, "ms",
+                   note: "the other \(backends - 1) tables' bytes reused")
         report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms",
                    note: "bridge − floor − the parts above; planning overlaps the send now, so its share is hidden when a core is free")
         let fp = Summary(floorParallel).median

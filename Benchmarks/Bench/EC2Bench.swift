@@ -30,6 +30,16 @@ enum EC2Bench {
         """)
         let start = ContinuousClock.now
         try await bridge.start()
+        do {
+            try await discover(total: total, start: start, haproxy: haproxy, bridge: bridge, proxyURL: proxyURL, moto: moto, report)
+        } catch {
+            await bridge.cleanup()
+            throw error
+        }
+    }
+
+    static func discover(total: Int, start: ContinuousClock.Instant, haproxy: HAProxyInstance, bridge: InProcessBridge, proxyURL: String,
+                         moto: Moto, _ report: Report) async throws {
         // Not the bridge's readiness: with moto slower than its 30 s grace, READY comes before the answer does.
         let verify = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(10))
         defer { verify.close() }

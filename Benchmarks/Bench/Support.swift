@@ -158,7 +158,7 @@ final class InProcessBridge: @unchecked Sendable {
 
     func start() async throws {
         var logger = Logger(label: "bench-bridge")
-        logger.logLevel = .error
+        logger.logLevel = ProcessInfo.processInfo.environment["BENCH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .error
         let factories: [any ProviderFactory] = [FileProviderFactory(), ConsulProviderFactory(), EC2ProviderFactory()]
         let loaded = try ConfigLoader(factories: factories, logger: logger).load(path: configPath)
         let control = RecordingControl(RuntimeClient(endpoint: loaded.config.haproxy.runtimeAPI, timeout: loaded.config.haproxy.timeout,

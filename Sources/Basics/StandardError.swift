@@ -15,12 +15,3 @@ public enum StandardError {
         }
     }
 }
-
-extension BinaryInteger {
-    /// The decimal digits, left-padded with zeros to `width` (`7.zeroPadded(3)` is `007`).
-    public func zeroPadded(_ width: Int) -> String {
-        let digits = String(self.magnitude)
-        let sign = self < 0 ? "-" : ""
-        return sign + String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
-}

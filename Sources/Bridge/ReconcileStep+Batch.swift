@@ -52,7 +52,7 @@ extension ReconcileStep {
             metrics.count(.runtimeCommands, by: result.results.count)
             guard !feed.items.isEmpty else { return fail(readsLive ? "reading live state" : "sending commands", failure, now: now) }
             // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
-            for item in feed.items { tables[item.plan.backend] = item.plan.slots }
+            for item in feed.items { setTable(item.plan.backend, item.plan.slots) }
             dirty.formUnion(feed.items.map(\.plan.backend))
             let effects = fail("sending \(result.commandCount) commands", failure, now: now)
             return [.persist(document(writtenAt: now.wall))] + effects
@@ -92,7 +92,7 @@ extension ReconcileStep {
         var applied: [String: BackendSlots] = [:]
         let totalChanges = plans.reduce(0) { $0 + $1.changes.count }
         for plan in plans {
-            tables[plan.backend] = plan.slots
+            setTable(plan.backend, plan.slots)
             newLive[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: currentLive[plan.backend] ?? [:])
             logChanges(plan, detailed: totalChanges <= 200)
             metrics.count(.slotChanges, by: plan.changes.count)

@@ -101,9 +101,8 @@ extension ReconcileStep {
         return pendingSince.isEmpty || since >= interval * 2
     }
 
-    var drainingBackends: [String] {
-        tables.filter { $0.value.slots.contains { $0.state == .draining } }.map(\.key).sorted()
-    }
+    /// Backends with a draining slot, in name order (kept by `setTable`: no scan of every slot per cycle).
+    var drainingBackends: [String] { draining.sorted() }
 
     /// Whether every source of every backend has sent a snapshot.
     var everySourceReported: Bool {
@@ -156,7 +155,7 @@ extension ReconcileStep {
             if state.backends[backend.name] == nil {
                 logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
             }
-            tables[backend.name] = TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: now.wall)
+            setTable(backend.name, TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: now.wall))
             dirty.insert(backend.name)
         }
         live = state.backends

@@ -29,7 +29,10 @@ public struct ReconcileStep: Sendable {
     var backendsBySource: [String: [String]] = [:]
     var phase = Phase.idle
 
-    public internal(set) var tables: [String: BackendSlots] = [:]
+    /// Slot tables by backend; changed only through `setTable` and `setTables`, which keep `draining` in step.
+    public private(set) var tables: [String: BackendSlots] = [:]
+    /// Backends whose table has a draining slot: the drain checks and timers visit these, not 10,000 slots a cycle.
+    private(set) var draining: Set<String> = []
     var snapshots: [String: [Instance]] = [:]
     /// Sources whose snapshot (some version of it) a batch has planned: readiness waits for every source's.
     var sourcesApplied: Set<String> = []
@@ -81,9 +84,19 @@ public struct ReconcileStep: Sendable {
         if let document {
             identity = document.haproxy
             let names = Set(config.backends.map(\.name))
-            tables = document.backends.filter { names.contains($0.key) }
+            setTables(document.backends.filter { names.contains($0.key) })
         }
         dirty = Set(config.backends.map(\.name))
+    }
+
+    mutating func setTable(_ name: String, _ table: BackendSlots) {
+        tables[name] = table
+        if table.slots.contains(where: { $0.state == .draining }) { draining.insert(name) } else { draining.remove(name) }
+    }
+
+    mutating func setTables(_ all: [String: BackendSlots]) {
+        tables = all
+        draining = Set(all.filter { $0.value.slots.contains { $0.state == .draining } }.keys)
     }
 
     static func index(_ config: BridgeConfig) -> [String: [String]] {
@@ -150,7 +163,7 @@ public struct ReconcileStep: Sendable {
     /// Unchanged backends keep their slots; new ones are adopted from live state.
     mutating func apply(_ newConfig: BridgeConfig, now: ReconcileNow) -> [ReconcileEffect] {
         let names = Set(newConfig.backends.map(\.name))
-        tables = tables.filter { names.contains($0.key) }
+        setTables(tables.filter { names.contains($0.key) })
         holds = holds.filter { names.contains($0.key) }
         let keys = Set(newConfig.backends.flatMap { $0.sources.map(\.key) })
         snapshots = snapshots.filter { keys.contains($0.key) }
@@ -176,7 +189,8 @@ public struct ReconcileStep: Sendable {
             guard let backend = config.backend(named: name) else { continue }
             deadline = min(deadline, wake(atWall: hold.since + backend.guardPolicy.confirmAfter.seconds, now: now))
         }
-        for table in tables.values {
+        for name in draining {
+            guard let table = tables[name] else { continue }
             for slot in table.slots where slot.state == .draining {
                 deadline = min(deadline, (timers.lastDrainCheck ?? t) + config.haproxy.drainCheckInterval)
                 if let d = slot.drainDeadline { deadline = min(deadline, wake(atWall: d, now: now)) }

@@ -24,6 +24,8 @@ public final class StatePersister: Service, Sendable {
     private let state = Mutex(State())
     private let wakeup = Wakeup()
     private let queue = DispatchQueue(label: "discovery-bridge.state-persister")
+    /// The encoded tables of the last write, reused for unchanged backends (touched on `queue` only).
+    private let encodingCache = Mutex(StateStore.EncodingCache())
 
     public init(store: StateStore, logger: Logger, metrics: BridgeMetrics) {
         self.store = store
@@ -67,7 +69,7 @@ public final class StatePersister: Service, Sendable {
     private func writeLatestNow() -> Bool {
         guard let doc = state.withLock({ s -> StateDocument? in s.latest == s.written ? nil : s.latest }) else { return true }
         do {
-            try store.save(doc)
+            try encodingCache.withLock { (cache: inout StateStore.EncodingCache) throws(StateError) in try store.save(doc, cache: &cache) }
             let recovered = state.withLock { s -> Bool in
                 s.written = doc
                 let was = s.failing

@@ -1,16 +1,35 @@
+import Dispatch
 import Synchronization
 
 /// A one-slot signal: `signal()` wakes the waiter, or the next `wait` if none is waiting.
 ///
 /// Used instead of polling: the reconciler sleeps until a change arrives or its next timer is due. Waiters treat a
 /// wake-up as "look again", never as the news itself, so a signal that races a deadline loses nothing.
-final class Wakeup: Sendable {
+///
+/// A signal resumes the waiter's own continuation, so an actor's waiting loop runs next on that actor, often on the
+/// thread that signalled: no task is started per wait. A deadline is one dispatch timer, re-armed by every wait;
+/// its firing is a signal like any other.
+final class Wakeup: @unchecked Sendable {
+    // @unchecked: `state` is behind its mutex; `timer` is a dispatch source, which may be scheduled from any thread.
     private struct State {
         var pending = false
         var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
         var nextID = 0
     }
     private let state = Mutex(State())
+    private let timer: any DispatchSourceTimer
+
+    init() {
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .distantFuture, leeway: .nanoseconds(0))
+        timer.setEventHandler { [weak self] in self?.signal() }
+        timer.activate()
+    }
+
+    deinit {
+        timer.setEventHandler {}
+        timer.cancel()
+    }
 
     func signal() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
@@ -27,17 +46,21 @@ final class Wakeup: Sendable {
     /// Waits until signalled, until `deadline`, or until the task is cancelled.
     func wait(until deadline: ContinuousClock.Instant?) async {
         if state.withLock({ s in defer { s.pending = false }; return s.pending }) { return }
-        guard let deadline else {
-            await waitForSignal()
-            return
+        if let deadline {
+            let left = deadline - .now
+            if left <= .zero { return }
+            // Re-armed before waiting: a timer that fires before the waiter is in place leaves `pending` set.
+            let c = left.components
+            if c.seconds >= 86_400 * 365 {
+                timer.schedule(deadline: .distantFuture, leeway: .nanoseconds(0))
+            } else {
+                let nanoseconds = Int(c.seconds) * 1_000_000_000 + Int(c.attoseconds / 1_000_000_000)
+                timer.schedule(deadline: .now() + .nanoseconds(max(1, nanoseconds)), leeway: .nanoseconds(0))
+            }
+        } else {
+            timer.schedule(deadline: .distantFuture, leeway: .nanoseconds(0))
         }
-        if deadline <= .now { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal() }
-            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitForSignal()
     }
 
     private func waitForSignal() async {

@@ -14,9 +14,6 @@ public final class HTTPClient: Sendable {
     /// Nil when libcurl could not be loaded: every request then fails, naming why.
     private let engine: CurlEngine?
 
-    /// Why libcurl cannot be used here (not installed, too old), or nil. Loaded on the first client, not at start.
-    public static var unavailable: String? { curlLoad }
-
     /// Starts the client's I/O thread. `logger` receives debug-level transfer failures; `options` bound and share
     /// the client's connections.
     public init(logger: Logger? = nil, options: HTTPClientOptions = HTTPClientOptions()) {

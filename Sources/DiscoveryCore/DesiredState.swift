@@ -7,6 +7,11 @@ public enum DesiredState {
         var excluded = 0
         var byEndpoint: [String: Int] = [:]
         var seenIDs = Set<String>()
+        // Sized up front: growing these tables rehashed every key a few times per backend.
+        let expected = backend.sources.reduce(0) { $0 + (snapshots[$1.key]?.count ?? 0) }
+        result.reserveCapacity(expected)
+        byEndpoint.reserveCapacity(expected)
+        seenIDs.reserveCapacity(expected)
         for source in backend.sources {
             guard let instances = snapshots[source.key] else {
                 return DesiredBackend(backend: backend.name, instances: nil, excludedByHealth: 0, rejected: [])
@@ -30,18 +35,19 @@ public enum DesiredState {
                 // The same instance listed by two sources of one backend counts once.
                 guard seenIDs.insert(id).inserted else { continue }
                 let desired = DesiredInstance(id: id, address: instance.address, port: port, weight: weight, health: instance.health)
-                if let existing = byEndpoint[desired.endpoint] {
+                let endpoint = desired.endpoint
+                if let existing = byEndpoint[endpoint] {
                     // Two ids at one endpoint: keep the healthier, then the smaller id, so the choice is stable.
                     let other = result[existing]
                     if (desired.health, desired.id) < (other.health, other.id) {
-                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(desired.endpoint) as \(desired.id)"))
+                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(endpoint) as \(desired.id)"))
                         result[existing] = desired
                     } else {
-                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(desired.endpoint) as \(other.id)"))
+                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(endpoint) as \(other.id)"))
                     }
                     continue
                 }
-                byEndpoint[desired.endpoint] = result.count
+                byEndpoint[endpoint] = result.count
                 result.append(desired)
             }
         }

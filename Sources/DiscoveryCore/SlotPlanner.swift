@@ -10,6 +10,16 @@
 /// whose instance is gone takes that slot. New instances of one batch take free slots in instance-id order, so two
 /// bridges fed the same snapshots build identical tables (the slot names of an HA pair agree).
 public enum SlotPlanner {
+    static func bit(_ aspect: SlotAction.Aspect) -> UInt8 {
+        switch aspect {
+        case .address: 1
+        case .state: 2
+        case .weight: 4
+        case .existence: 8
+        case .health: 16
+        }
+    }
+
     public static func plan(_ input: PlannerInput) -> BackendPlan {
         let cfg = input.backend
         let backend = cfg.name
@@ -27,7 +37,7 @@ public enum SlotPlanner {
         slots.sort { $0.number < $1.number }
 
         // Servers HAProxy lacks. A dynamic one is added again; a template one cannot be used.
-        var unusable = Set<Int>()
+        var unusable = SlotIndexSet()
         if let live = input.live {
             for i in slots.indices where live[slots[i].server] == nil {
                 if slots[i].dynamic {
@@ -50,13 +60,16 @@ public enum SlotPlanner {
         // Phase 1: match slots to desired instances; drain what is gone; free what finished draining.
         var desiredByID: [String: DesiredInstance] = [:]
         var desiredByEndpoint: [String: DesiredInstance] = [:]
+        var placed = Set<String>()
         if let desired = input.desired {
+            desiredByID.reserveCapacity(desired.count)
+            desiredByEndpoint.reserveCapacity(desired.count)
+            placed.reserveCapacity(desired.count)
             for d in desired where desiredByID[d.id] == nil {
                 desiredByID[d.id] = d
                 if desiredByEndpoint[d.endpoint] == nil { desiredByEndpoint[d.endpoint] = d }
             }
         }
-        var placed = Set<String>()
 
         // A template slot HAProxy lacks holds nothing: its instance is placed elsewhere.
         for i in unusable.sorted() where slots[i].state != .free {
@@ -103,7 +116,7 @@ public enum SlotPlanner {
         // First pass by id, second by endpoint (adoption of unrecorded or re-identified instances). An instance whose new
         // endpoint is still held by a slot whose instance is gone takes that slot (the second pass) rather than putting
         // the address on two servers; the slot it leaves drains.
-        var matched = Set<Int>()
+        var matched = SlotIndexSet()
         var moves: [AddressIndex.Move] = []
         var afterMoves: [SlotAction] = []
         func match(_ d: DesiredInstance, to i: Int) {
@@ -296,25 +309,28 @@ public enum SlotPlanner {
 
         // Phase 3: repair drift between the table and HAProxy for slots this plan did not already command.
         if input.live != nil {
-            var commanded = Set<String>()
-            for c in commands { commanded.insert("\(c.server)|\(c.aspect.rawValue)") }
+            // What this plan already commands, per server: one bit per aspect (no key string per command).
+            var commanded: [String: UInt8] = [:]
+            commanded.reserveCapacity(slots.count)
+            for c in commands { commanded[c.server, default: 0] |= Self.bit(c.aspect) }
             for s in slots {
                 guard let l = liveView(s) else { continue }
                 var repairs: [SlotAction] = []
+                let done = commanded[s.server] ?? 0
                 switch s.state {
                 case .free:
-                    if l.admin != .maint, !commanded.contains("\(s.server)|state") {
+                    if l.admin != .maint, done & Self.bit(.state) == 0 {
                         repairs.append(.setState(backend: backend, server: s.server, state: .maint))
                     }
                 case .active, .draining:
-                    if let a = s.address, let p = s.port, l.address != a || l.port != p, !commanded.contains("\(s.server)|address") {
+                    if let a = s.address, let p = s.port, l.address != a || l.port != p, done & Self.bit(.address) == 0 {
                         withAddresses { $0.apply([AddressIndex.Move(server: s.server, address: a, port: p)], backend: backend, to: &repairs) }
                     }
-                    if l.weight != s.weight, !commanded.contains("\(s.server)|weight") {
+                    if l.weight != s.weight, done & Self.bit(.weight) == 0 {
                         repairs.append(.setWeight(backend: backend, server: s.server, weight: s.weight))
                     }
                     let want: AdminState = s.state == .active ? .ready : .drain
-                    if l.admin != want, !commanded.contains("\(s.server)|state") {
+                    if l.admin != want, done & Self.bit(.state) == 0 {
                         repairs.append(.setState(backend: backend, server: s.server, state: want))
                     }
                 }
@@ -330,4 +346,25 @@ public enum SlotPlanner {
             unslotted: unslotted, changes: changes, missingServers: missing
         )
     }
+}
+
+/// Slot indices as flags: the planner asks "is slot i in it" for every slot in every phase, and a hash per question
+/// was a tenth of a cold sync's planning.
+struct SlotIndexSet {
+    private var flags: [Bool] = []
+    private(set) var count = 0
+
+    func contains(_ i: Int) -> Bool { i >= 0 && i < flags.count && flags[i] }
+
+    mutating func insert(_ i: Int) {
+        guard i >= 0 else { return }
+        if i >= flags.count { flags.append(contentsOf: repeatElement(false, count: i - flags.count + 1)) }
+        if !flags[i] {
+            flags[i] = true
+            count += 1
+        }
+    }
+
+    /// The members in ascending order.
+    func sorted() -> [Int] { flags.indices.filter { flags[$0] } }
 }

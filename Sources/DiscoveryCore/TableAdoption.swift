@@ -2,10 +2,18 @@
 public enum TableAdoption {
     /// The slot number of `server` if it is one of this backend's slots (`<prefix><N>`).
     public static func slotNumber(_ server: String, prefix: String) -> Int? {
-        guard server.hasPrefix(prefix) else { return nil }
-        let digits = server.dropFirst(prefix.count)
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0" || digits.count == 1 else { return nil }
-        return Int(digits)
+        guard server.utf8.starts(with: prefix.utf8) else { return nil }
+        let digits = server.utf8.dropFirst(prefix.utf8.count)
+        guard !digits.isEmpty, digits.first != UInt8(ascii: "0") || digits.count == 1 else { return nil }
+        var n = 0
+        for b in digits {
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+            let (next, o2) = times10.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            n = next
+        }
+        return n
     }
 
     /// Merges live servers into the table: with no table, every slot is adopted from HAProxy (ready → active,
@@ -14,8 +22,14 @@ public enum TableAdoption {
     public static func merge(config: BackendConfig, table: BackendSlots?, live: [String: LiveServer], now: Double) -> BackendSlots {
         var slots = table?.slots ?? []
         var known = Set(slots.map(\.number))
-        for server in live.values.sorted(by: { $0.name < $1.name }) {
-            guard let n = slotNumber(server.name, prefix: config.serverPrefix), !known.contains(n) else { continue }
+        // In slot-number order (a name maps to one number and back, so this is the order of the names' numbers).
+        var numbered: [(n: Int, server: LiveServer)] = []
+        numbered.reserveCapacity(live.count)
+        for server in live.values {
+            if let n = slotNumber(server.name, prefix: config.serverPrefix), !known.contains(n) { numbered.append((n, server)) }
+        }
+        numbered.sort { $0.n < $1.n }
+        for (n, server) in numbered {
             known.insert(n)
             var slot = Slot(server: server.name, number: n, dynamic: n > config.slots, weight: server.weight, since: now)
             let placeholder = server.address == PlaceholderAddress.host && server.port == PlaceholderAddress.port

@@ -46,20 +46,43 @@ public struct StateStore: Sendable {
     }
 
     /// The JSON bytes written for `doc`: compact (10,000 slots take ~2 MB, not 3) with sorted keys, so unchanged
-    /// tables give identical files. `discovery-bridge status` is the readable view.
+    /// tables give identical files; the very bytes `JSONEncoder` with `.sortedKeys` writes, by a writer that costs a
+    /// fraction of it (`StateDocumentEncoder`). `discovery-bridge status` is the readable view.
     public static func encode(_ doc: StateDocument) throws(StateError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         do {
-            return try encoder.encode(doc)
+            return Data(try StateDocumentEncoder.encode(doc))
         } catch {
-            throw StateError.invalid(path: "state", message: "cannot encode: \(error)")
+            throw StateError.invalid(path: error.path, message: "cannot encode: \(error)")
         }
     }
 
     /// Writes `doc` atomically, creating the folder (0700) when missing.
     public func save(_ doc: StateDocument) throws(StateError) {
         let data = try Self.encode(doc)
+        try AtomicFile.write(data, to: path, mode: 0o600)
+    }
+
+    /// What `save(_:cache:)` keeps between writes: each backend's encoded table, reused while the table is unchanged.
+    /// One writer at a time: keep it where the writes are serialised.
+    public struct EncodingCache: Sendable {
+        var fragments = StateDocumentEncoder.FragmentCache()
+        public init() {}
+    }
+
+    /// `encode`, re-encoding only the backends whose table changed since the document `cache` last saw: a change to
+    /// one backend of 500 costs that backend and a copy of the rest, not 10,000 slots spelled again.
+    public static func encode(_ doc: StateDocument, cache: inout EncodingCache) throws(StateError) -> Data {
+        do {
+            return Data(try StateDocumentEncoder.encode(doc, cache: &cache.fragments))
+        } catch {
+            cache = EncodingCache()
+            throw StateError.invalid(path: error.path, message: "cannot encode: \(error)")
+        }
+    }
+
+    /// `save` with the encoding of unchanged tables reused from `cache` (the same bytes as `save` writes).
+    public func save(_ doc: StateDocument, cache: inout EncodingCache) throws(StateError) {
+        let data = try Self.encode(doc, cache: &cache)
         try AtomicFile.write(data, to: path, mode: 0o600)
     }
 

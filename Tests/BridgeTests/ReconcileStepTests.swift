@@ -204,15 +204,22 @@ final class ReconcileStepTests: XCTestCase {
         d.runNextWake()
         let firstRetry = try XCTUnwrap(d.step.retryAt)
         XCTAssertNotNil(d.step.lastError)
-        XCTAssertTrue(d.tickIfDue().isEmpty, "no retry before the backoff delay")
+        // Full jitter may draw a 0 ms delay; only a positive one leaves an instant with nothing due.
+        if firstRetry > d.now.instant { XCTAssertTrue(d.tickIfDue().isEmpty, "no retry before the backoff delay") }
         var delays: [Duration] = [firstRetry - d.now.instant]
         for _ in 0..<6 {
             d.runNextWake()
             delays.append(try XCTUnwrap(d.step.retryAt) - d.now.instant)
         }
         XCTAssertEqual(d.metrics.total(.haproxyErrors), 7)
-        XCTAssertTrue(delays.allSatisfy { $0 <= .seconds(5) }, "capped: \(delays)")
-        XCTAssertGreaterThan(delays.suffix(3).max() ?? .zero, delays[0], "grows: \(delays)")
+        // Each delay is drawn under its attempt's ceiling, which doubles from 100 ms up to the 5 s cap.
+        let rule = Backoff()
+        for (n, delay) in delays.enumerated() {
+            XCTAssertLessThanOrEqual(delay, rule.ceiling(attempt: n), "attempt \(n): \(delays)")
+        }
+        // Growth: all six later draws staying under the first ceiling has a chance of about 3 in a million.
+        XCTAssertGreaterThan(delays.dropFirst().max() ?? .zero, rule.ceiling(attempt: 0), "grows: \(delays)")
+        XCTAssertEqual(rule.ceiling(attempt: 6), .seconds(5), "capped")
 
         d.haproxy.reachable = true
         d.runNextWake()

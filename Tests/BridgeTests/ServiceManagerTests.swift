@@ -61,6 +61,17 @@ final class ServiceManagerTests: XCTestCase {
         return (b, socket)
     }
 
+    /// HAProxy with backends `web` and `api`, and a Consul fake where service `api` has one instance; returns the
+    /// HAProxy and the providers-block entry for that Consul.
+    func haproxyAndConsulServingAPI() async throws -> (HAProxyInstance, String) {
+        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 3), .init(name: "api", slots: 3)])
+        haproxy = h
+        let c = try ConsulFake()
+        consul = c
+        try await c.register("api", id: "a1", node: "n1", nodeAddress: "127.0.0.1", port: 18600)
+        return (h, #""consul": { "address": "\#(c.address)", "wait": "1s" }"#)
+    }
+
     func watchdogPings(_ socket: NotifySocket, since: Int) -> Int {
         _ = socket.poll()
         return socket.messages.dropFirst(since).filter { $0.text.contains("WATCHDOG=1") }.count
@@ -118,12 +129,7 @@ final class ServiceManagerTests: XCTestCase {
     }
 
     func test_sighup_removing_a_provider_keeps_the_watchdog_coming_past_twice_its_staleness_limit() async throws {
-        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 3), .init(name: "api", slots: 3)])
-        haproxy = h
-        let c = try ConsulFake()
-        consul = c
-        try await c.register("api", id: "a1", node: "n1", nodeAddress: "127.0.0.1", port: 18600)
-        let consulProvider = #""consul": { "address": "\#(c.address)", "wait": "1s" }"#
+        let (h, consulProvider) = try await haproxyAndConsulServingAPI()
         try writeConfig(socket: h.socketPath, providers: fileProvider + ", " + consulProvider, backends: [("web", "file"), ("api", "consul")])
         try writeInstances("web", ports: [18500])
         let (b, socket) = try startBridge()
@@ -149,12 +155,7 @@ final class ServiceManagerTests: XCTestCase {
     }
 
     func test_sighup_adding_a_provider_and_a_backend_fills_it_and_judges_the_provider_by_its_own_limit() async throws {
-        let h = try await HAProxyInstance(backends: [.init(name: "web", slots: 3), .init(name: "api", slots: 3)])
-        haproxy = h
-        let c = try ConsulFake()
-        consul = c
-        try await c.register("api", id: "a1", node: "n1", nodeAddress: "127.0.0.1", port: 18600)
-        let consulProvider = #""consul": { "address": "\#(c.address)", "wait": "1s" }"#
+        let (h, consulProvider) = try await haproxyAndConsulServingAPI()
         try writeConfig(socket: h.socketPath, providers: consulProvider, backends: [("api", "consul")])
         let (b, socket) = try startBridge()
         try await eventually("READY=1", timeout: .seconds(10)) { socket.poll().contains { $0.contains("READY=1") } }

@@ -46,6 +46,33 @@ final class ConsulFeedLogicTests: XCTestCase {
         XCTAssertNil(cancelled, "a cancelled worker stops waiting")
     }
 
+    func test_a_change_is_fetched_before_a_sweep_of_every_service_already_queued() async {
+        let q = FetchQueue()
+        let keys = (0..<2000).map { WatchKey(service: "svc-\($0)", params: ConsulQueryParams()) }
+        q.enqueue(keys)  // a sweep: every watched service
+        let first = await q.next()
+        XCTAssertEqual(first, keys[0])
+        q.enqueue([keys[1500]], urgent: true)  // a check change names one already queued far behind
+        q.enqueue([keys[0]], urgent: true)  // and one whose fetch is in flight
+        let next = await q.next()
+        XCTAssertEqual(next, keys[1500], "the change goes first, not after 1,500 sweep fetches")
+        q.done(keys[0])
+        let again = await q.next()
+        XCTAssertEqual(again, keys[0], "changed while in flight: fetched again before the sweep goes on")
+        let rest = await q.next()
+        XCTAssertEqual(rest, keys[1], "then the sweep resumes in order")
+        q.done(keys[1500])
+        q.done(keys[0])
+        q.done(keys[1])
+        var fetched: [WatchKey] = []
+        while q.backlog > 0, let k = await q.next() {
+            fetched.append(k)
+            q.done(k)
+        }
+        XCTAssertEqual(fetched.count, 1997, "the sweep fetches each of the other 1,997 services once; the one taken early is not fetched twice")
+        XCTAssertFalse(fetched.contains(keys[1500]))
+    }
+
     func test_gate_halves_on_a_refusal_logs_once_and_grows_back_no_higher_than_what_was_refused() async {
         let gate = RequestGate(capacity: 16, floor: 3, retryMax: .milliseconds(20), address: "http://x", logger: Logger(label: "t"))
         for _ in 0..<12 { _ = await gate.acquire() }

@@ -41,6 +41,13 @@ final class SlotPlannerAddressTests: XCTestCase {
         }
     }
 
+    /// The common start: instances a (10.0.0.1) and b (10.0.0.2) planned into an empty table and played on `haproxy`.
+    private func serveAB(_ cfg: BackendConfig, on haproxy: inout SimulatedHAProxy, file: StaticString = #filePath, line: UInt = #line) throws -> BackendPlan {
+        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
+        try playChecked(cfg, a, on: &haproxy, file: file, line: line)
+        return a
+    }
+
     func test_a_freed_slot_goes_back_to_the_placeholder_and_forgets_its_address() {
         let cfg = Fixtures.backend(slots: 2, drainTimeout: .seconds(10))
         let a = plan(cfg, .empty(for: cfg), desired: [instance("a", "10.0.0.1")])
@@ -65,8 +72,7 @@ final class SlotPlannerAddressTests: XCTestCase {
     func test_an_instance_re_registered_under_a_new_id_at_its_old_address_takes_its_draining_slot() throws {
         let cfg = Fixtures.backend(slots: 3)
         var haproxy = SimulatedHAProxy(backends: [cfg])
-        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
-        try playChecked(cfg, a, on: &haproxy)
+        let a = try serveAB(cfg, on: &haproxy)
         let gone = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("b", "10.0.0.2")], at: t0 + 1)
         try playChecked(cfg, gone, on: &haproxy)
         XCTAssertEqual(slot(gone, 1)?.state, .draining)
@@ -80,8 +86,7 @@ final class SlotPlannerAddressTests: XCTestCase {
     func test_an_instance_re_registered_after_its_slot_was_freed_reaches_the_indexed_server() throws {
         let cfg = Fixtures.backend(slots: 3, drainTimeout: .zero)
         var haproxy = SimulatedHAProxy(backends: [cfg])
-        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
-        try playChecked(cfg, a, on: &haproxy)
+        let a = try serveAB(cfg, on: &haproxy)
         let freed = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("b", "10.0.0.2")], at: t0 + 1)
         try playChecked(cfg, freed, on: &haproxy)
         XCTAssertEqual(haproxy.live("web")["slot1"]?.address, "127.0.0.1")
@@ -95,8 +100,7 @@ final class SlotPlannerAddressTests: XCTestCase {
     func test_an_instance_moving_onto_the_address_of_a_draining_slot_takes_that_slot() throws {
         let cfg = Fixtures.backend(slots: 3)
         var haproxy = SimulatedHAProxy(backends: [cfg])
-        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
-        try playChecked(cfg, a, on: &haproxy)
+        let a = try serveAB(cfg, on: &haproxy)
         let bGone = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.1")], at: t0 + 1)
         try playChecked(cfg, bGone, on: &haproxy)
         let moved = plan(cfg, bGone.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.2")], sessions: ["slot2": 3], at: t0 + 2)
@@ -111,8 +115,7 @@ final class SlotPlannerAddressTests: XCTestCase {
     func test_a_chain_of_moves_sets_each_address_only_after_its_holder_left_it() throws {
         let cfg = Fixtures.backend(slots: 3)
         var haproxy = SimulatedHAProxy(backends: [cfg])
-        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
-        try playChecked(cfg, a, on: &haproxy)
+        let a = try serveAB(cfg, on: &haproxy)
         // a moves to b's address while b moves to a new one: b's move must come first.
         let p = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.2"), instance("b", "10.0.0.3")], at: t0 + 1)
         XCTAssertEqual(lines(p), ["set server web/slot2 addr 10.0.0.3 port 8080", "set server web/slot1 addr 10.0.0.2 port 8080"])
@@ -123,8 +126,7 @@ final class SlotPlannerAddressTests: XCTestCase {
     func test_two_instances_swapping_addresses_go_through_the_placeholder_once() throws {
         let cfg = Fixtures.backend(slots: 2)
         var haproxy = SimulatedHAProxy(backends: [cfg])
-        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")])
-        try playChecked(cfg, a, on: &haproxy)
+        let a = try serveAB(cfg, on: &haproxy)
         let p = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.2"), instance("b", "10.0.0.1")], at: t0 + 1)
         XCTAssertEqual(lines(p), [
             "set server web/slot2 addr 127.0.0.1 port 9",

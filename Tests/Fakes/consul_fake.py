@@ -14,7 +14,9 @@ Consul's per-client connection limit (`limits.http_max_conns_per_client`, --max-
 enforced as hashicorp/go-connlimit does it: a connection beyond the limit from one IP gets a raw
 "HTTP/1.1 429 Your IP is issuing too many concurrent connections, please rate limit your calls" written before the
 request is read, and is closed. With --tls-cert/--tls-key the same API is served over TLS by hypercorn, which
-negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 like Go's server) or HTTP/1.1.
+negotiates HTTP/2 (ALPN h2, --h2-streams concurrent streams per connection, 250 like Go's server) or HTTP/1.1;
+the first stdout line is then "<tls port> <control port>", the second a plain HTTP listener for the test's own
+calls (same state, not under the connection limit).
 
 Control (POST JSON unless noted), under /_fake/:
   register     {service, id, node, node_address, address?, port, tags?, meta?, weights?, tagged_addresses?,
@@ -34,7 +36,7 @@ Control (POST JSON unless noted), under /_fake/:
                                          "connections": {open, peak, accepted, refused}}  (plain HTTP listener)
   reset_stats  {}                       forget paths, queries and the connection peak (counters restart from now)
 """
-import argparse, json, os, re, sys, threading, time
+import argparse, json, os, random, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
 import signal as _signal
@@ -64,14 +66,16 @@ def notify_everything():
     wake_async()
 
 
-# The TLS listener's blocking queries wait as coroutines, not threads: each write wakes them all (cheap in one
-# event loop), and each re-checks its own index.
-ASYNC_WAITERS = set()
+# The TLS listener's blocking queries wait as coroutines, not threads, by topic like the threads above: a write wakes
+# only the queries it concerns (2,000 per-service streams woken for every change kept the fake's one core busy), and
+# each re-checks its own index.
+ASYNC_WAITERS = {}
 
 
-def wake_async():
-    for loop, event in list(ASYNC_WAITERS):
-        loop.call_soon_threadsafe(event.set)
+def wake_async(topics=None):
+    for name in (list(ASYNC_WAITERS) if topics is None else topics):
+        for loop, event in list(ASYNC_WAITERS.get(name, ())):
+            loop.call_soon_threadsafe(event.set)
 state = {
     "raft": 10,
     "catalog_index": 1,
@@ -111,7 +115,7 @@ def bump(names, services=False, checks=False):
     if checks:
         topic("checks").notify_all()
     lock.notify_all()
-    wake_async()
+    wake_async(["svc:" + n for n in names] + (["catalog"] if services else []) + (["checks"] if checks else []))
     return state["raft"]
 
 
@@ -124,8 +128,7 @@ def touch_check(node, cid, sid, changed, index):
         state["check_index"][key][1] = index
 
 
-def all_checks():
-    """Every check as /v1/health/state/any lists it: node checks, then service checks."""
+def node_check_rows():
     out = []
     for node, n in sorted(state["nodes"].items()):
         for cid, status in sorted(n["checks"].items()):
@@ -133,14 +136,62 @@ def all_checks():
             out.append({"Node": node, "CheckID": cid, "Name": cid, "Status": status, "Notes": "", "Output": "",
                         "ServiceID": "", "ServiceName": "", "ServiceTags": [], "Type": "",
                         "CreateIndex": ci[0], "ModifyIndex": ci[1]})
-    for name, insts in sorted(state["instances"].items()):
-        for (node, _), inst in sorted(insts.items()):
-            for cid, status in sorted(inst["checks"].items()):
-                ci = state["check_index"].get((node, cid, inst["id"]), [1, 1])
-                out.append({"Node": node, "CheckID": cid, "Name": cid, "Status": status, "Notes": "", "Output": "",
-                            "ServiceID": inst["id"], "ServiceName": name, "ServiceTags": inst["tags"], "Type": "",
-                            "CreateIndex": ci[0], "ModifyIndex": ci[1]})
     return out
+
+
+def service_check_rows(name):
+    out = []
+    for (node, _), inst in sorted(state["instances"].get(name, {}).items()):
+        for cid, status in sorted(inst["checks"].items()):
+            ci = state["check_index"].get((node, cid, inst["id"]), [1, 1])
+            out.append({"Node": node, "CheckID": cid, "Name": cid, "Status": status, "Notes": "", "Output": "",
+                        "ServiceID": inst["id"], "ServiceName": name, "ServiceTags": inst["tags"], "Type": "",
+                        "CreateIndex": ci[0], "ModifyIndex": ci[1]})
+    return out
+
+
+def all_checks():
+    """Every check as /v1/health/state/any lists it: node checks, then service checks."""
+    out = node_check_rows()
+    for name in sorted(state["instances"]):
+        out += service_check_rows(name)
+    return out
+
+
+# Serialized pieces of the big answers, per service, valid while that service's index stays where it was: every
+# write that touches a service's instances, checks or tags moves its index (bump). Consul serves these answers from
+# memdb in a few milliseconds at thousands of checks; rebuilding and re-encoding every row in Python on each change
+# took 30-60 ms at 2,000 services and made the fake, not the bridge, the slow part of a change. Cleared when indexes
+# are reset (they would repeat).
+FRAGMENTS = {"checks": {}, "catalog": {}}
+
+
+def fragment(kind, name, build):
+    idx = state["service_index"].get(name, 1)
+    hit = FRAGMENTS[kind].get(name)
+    if hit is None or hit[0] != idx:
+        hit = FRAGMENTS[kind][name] = (idx, build())
+    return hit[1]
+
+
+def all_checks_json():
+    """all_checks() serialized, reusing each unchanged service's rows."""
+    parts = [json.dumps(r) for r in node_check_rows()]
+    for name in sorted(state["instances"]):
+        part = fragment("checks", name, lambda: ", ".join(json.dumps(r) for r in service_check_rows(name)))
+        if part:
+            parts.append(part)
+    return "[" + ", ".join(parts) + "]"
+
+
+def catalog_json():
+    """/v1/catalog/services: every service name (sorted, as Consul's memdb index is) with the union of its tags."""
+    parts = []
+    for name in sorted(state["instances"]):
+        insts = state["instances"][name]
+        parts.append(fragment("catalog", name,
+                              lambda: json.dumps(name) + ": " + json.dumps(sorted({t for i in insts.values() for t in i["tags"]}))))
+    return "{" + ", ".join(parts) + "}"
 
 
 def register(doc):
@@ -172,6 +223,12 @@ def register(doc):
 
 def services_on_node(node):
     return [name for name, insts in state["instances"].items() if any(k[0] == node for k in insts)]
+
+
+def jittered(wait):
+    """Consul adds up to wait/16 at random to a blocking query's wait (blockingQuery's RandomStagger), so queries
+    started together do not all time out together."""
+    return wait + random.uniform(0, wait / 16)
 
 
 def parse_wait(text):
@@ -345,6 +402,8 @@ class Handler(BaseHTTPRequestHandler):
                     state["service_index"][k] = 2
                 for v in state["check_index"].values():
                     v[0] = v[1] = 2
+                FRAGMENTS["checks"].clear()
+                FRAGMENTS["catalog"].clear()
                 notify_everything()
             elif op == "no_block":
                 state["no_block"] = bool(doc.get("enabled", True))
@@ -407,7 +466,7 @@ class Handler(BaseHTTPRequestHandler):
             index = int(q.get("index", ["0"])[0])
         except ValueError:
             return self.send(400, "Invalid index")
-        deadline = time.time() + wait
+        deadline = time.time() + jittered(wait)
 
         if url.path == "/v1/catalog/services":
             with lock:
@@ -416,10 +475,7 @@ class Handler(BaseHTTPRequestHandler):
                         return
                 key = ("catalog", state["catalog_index"])
                 if CACHE.get("catalog", (None,))[0] != key:
-                    body = {}
-                    for name, insts in state["instances"].items():
-                        body[name] = sorted({t for i in insts.values() for t in i["tags"]})
-                    CACHE["catalog"] = (key, json.dumps(body))
+                    CACHE["catalog"] = (key, catalog_json())
                 body = CACHE["catalog"][1]
                 headers = self.consul_headers(state["catalog_index"])
             return self.send(200, body, "application/json", headers)
@@ -435,15 +491,20 @@ class Handler(BaseHTTPRequestHandler):
                         return
                 key = (state["checks_index"], state["empty"], wanted, q.get("filter", [""])[0])
                 if CACHE.get("checks", (None,))[0] != key:
-                    checks = [] if state["empty"] else all_checks()
-                    if wanted != "any":
-                        checks = [c for c in checks if c["Status"] == wanted]
-                    if "filter" in q:
-                        try:
-                            checks = [c for c in checks if match_check_filter(q["filter"][0], c)]
-                        except ValueError as e:
-                            return self.send(500, str(e))
-                    CACHE["checks"] = (key, json.dumps(checks))
+                    if state["empty"]:
+                        CACHE["checks"] = (key, "[]")
+                    elif wanted == "any" and "filter" not in q:
+                        CACHE["checks"] = (key, all_checks_json())
+                    else:
+                        checks = all_checks()
+                        if wanted != "any":
+                            checks = [c for c in checks if c["Status"] == wanted]
+                        if "filter" in q:
+                            try:
+                                checks = [c for c in checks if match_check_filter(q["filter"][0], c)]
+                            except ValueError as e:
+                                return self.send(500, str(e))
+                        CACHE["checks"] = (key, json.dumps(checks))
                 body = CACHE["checks"][1]
                 headers = self.consul_headers(state["checks_index"])
             return self.send(200, body, "application/json", headers)
@@ -530,6 +591,11 @@ class Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
+class ControlServer(ThreadingHTTPServer):
+    """The TLS mode's plain listener for the test's control calls: same handler, no connection limit."""
+    daemon_threads = True
+
+
 class Call:
     """One ASGI request dressed as the stdlib handler, so the TLS listener serves exactly the same API."""
     consul_headers = Handler.consul_headers
@@ -561,19 +627,19 @@ async def wait_async(path):
     if index <= 0 or wait is None:
         return path
     if url.path == "/v1/catalog/services":
-        current = lambda: state["catalog_index"]
+        current, name = (lambda: state["catalog_index"]), "catalog"
     elif url.path.startswith("/v1/health/state/"):
-        current = lambda: state["checks_index"]
+        current, name = (lambda: state["checks_index"]), "checks"
     elif url.path.startswith("/v1/health/service/"):
-        name = unquote(url.path[len("/v1/health/service/"):])
-        current = lambda: state["service_index"].get(name, 1)
+        service = unquote(url.path[len("/v1/health/service/"):])
+        current, name = (lambda: state["service_index"].get(service, 1)), "svc:" + service
     else:
         return path
-    deadline = time.time() + min(wait, 600)
+    deadline = time.time() + jittered(min(wait, 600))
     loop = asyncio.get_running_loop()
     event = asyncio.Event()
     waiter = (loop, event)
-    ASYNC_WAITERS.add(waiter)
+    ASYNC_WAITERS.setdefault(name, set()).add(waiter)
     try:
         while current() <= index and not state["no_block"] and time.time() < deadline:
             event.clear()
@@ -582,7 +648,7 @@ async def wait_async(path):
             except asyncio.TimeoutError:
                 pass
     finally:
-        ASYNC_WAITERS.discard(waiter)
+        ASYNC_WAITERS.get(name, set()).discard(waiter)
     q.pop("index", None)
     q.pop("wait", None)
     from urllib.parse import urlencode
@@ -590,7 +656,8 @@ async def wait_async(path):
 
 
 def serve_tls(args, watch_stdin):
-    """Serves the API over TLS with hypercorn (HTTP/2 via ALPN); blocking handlers run on a thread pool."""
+    """Serves the API over TLS with hypercorn (HTTP/2 via ALPN): blocking waits as coroutines, GETs answered on the
+    event loop, control calls (and GETs while `hang` is on) on a thread pool."""
     import asyncio, socket
     from concurrent.futures import ThreadPoolExecutor
     from hypercorn.asyncio import serve
@@ -623,8 +690,13 @@ def serve_tls(args, watch_stdin):
         if scope["method"] == "GET":
             path = await wait_async(path)
         call = Call(path, headers, body)
-        method = Call.do_POST if scope["method"] == "POST" else Call.do_GET
-        await asyncio.get_running_loop().run_in_executor(pool, method, call)
+        if scope["method"] == "GET" and not state["hang"] and not path.startswith("/_fake/"):
+            # The index is waited out above: what is left answers at once, so it runs here rather than paying a
+            # thread hop per request (hundreds a second at 2,000 per-service streams with a short wait).
+            Call.do_GET(call)
+        else:
+            method = Call.do_POST if scope["method"] == "POST" else Call.do_GET
+            await asyncio.get_running_loop().run_in_executor(pool, method, call)
         status, hdrs, data = call.answer or (503, [("content-type", "text/plain")], b"hung up")
         hdrs.append(("content-length", str(len(data))))
         await send({"type": "http.response.start", "status": status,
@@ -636,7 +708,12 @@ def serve_tls(args, watch_stdin):
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     sock.set_inheritable(True)
-    print(sock.getsockname()[1], flush=True)
+    # The test's own calls (control, stats) go to a plain HTTP listener on the same state: a write then costs what
+    # it costs against a Consul agent, not a round of pure-Python TLS and HTTP/2 framing queued behind the bridge's
+    # streams. Its connections are not counted against the per-client limit (the bridge never uses it).
+    control = ControlServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=control.serve_forever, daemon=True).start()
+    print(sock.getsockname()[1], control.server_address[1], flush=True)
     threading.Thread(target=watch_stdin, daemon=True).start()
     config = Config()
     config.bind = ["fd://%d" % sock.fileno()]

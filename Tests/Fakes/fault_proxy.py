@@ -81,7 +81,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, "<html><body>proxy error", "text/html")
         if fault == "auth":
             return self.reply(401, XML_ERR % ("AuthFailure", "AWS was not able to validate the provided access credentials"))
-        conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
+        # As long as the EC2 provider's longest `timeout` (5m): moto takes over a minute for 5,000 instances in one
+        # page, and cutting it off would read as an EC2 outage the bench can never get past.
+        conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=300)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "accept-encoding")}
         headers["Host"] = "127.0.0.1:%d" % UPSTREAM
         conn.request(self.command, self.path, body=body, headers=headers)

@@ -122,6 +122,30 @@ final class FileProviderTests: XCTestCase {
         XCTAssertEqual(sink.updates.count, published, "a deleted file publishes nothing")
     }
 
+    func test_a_rewrite_publishes_only_the_sources_whose_lists_changed() async throws {
+        let file = dir.file("instances.json")
+        func write(_ webAddress: String, _ apiAddress: String) throws {
+            let text = #"{"services": {"web": [{"id": "w", "address": "\#(webAddress)", "port": 80}], "api": [{"id": "a", "address": "\#(apiAddress)", "port": 80}]}}"#
+            try text.write(toFile: file + ".tmp", atomically: false, encoding: .utf8)
+            rename(file + ".tmp", file)
+        }
+        try write("10.0.0.1", "10.0.1.1")
+        let web = SourceSpec(provider: "file", service: "web"), api = SourceSpec(provider: "file", service: "api")
+        let provider = try make(#"{"path": "instances.json", "poll_interval": "10s"}"#, sources: [web, api])
+        let sink = CollectingSink()
+        let task = Task { try await provider.run(sink: sink) }
+        defer { task.cancel() }
+        try await eventually("first snapshot") { sink.updates.count == 1 }
+        XCTAssertEqual(Set(sink.updates[0].sources.keys), [web.key, api.key], "the first answer names every source")
+        try write("10.0.0.2", "10.0.1.1")
+        try await eventually("web's change") { sink.updates.count == 2 }
+        XCTAssertEqual(Set(sink.updates[1].sources.keys), [web.key], "api's list did not change: it keeps what it had")
+        XCTAssertEqual(sink.updates[1].sources[web.key]?.map(\.address), ["10.0.0.2"])
+        try write("10.0.0.2", "10.0.1.1")
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertEqual(sink.updates.count, 2, "a rewrite that changes nothing publishes nothing")
+    }
+
     func test_without_inotify_events_the_periodic_check_still_notices() async throws {
         // A folder watched through a symlinked path whose events we skip: the identity check covers it.
         try dir.write("instances.json", #"{"services": {"web": []}}"#)

@@ -12,6 +12,9 @@ public final class ConsulFake: @unchecked Sendable {
     public let certificate: String?
     private let tempDirectory: URL?
     public var address: String { "\(scheme)://127.0.0.1:\(server.port)" }
+    /// Where the test's own calls (control, stats) go: with TLS the fake's plain control listener (same state), so a
+    /// write costs what it costs against an agent rather than a round of the fake's pure-Python TLS and HTTP/2.
+    public var controlAddress: String { server.extraPorts.first.map { "http://127.0.0.1:\($0)" } ?? address }
 
     /// Starts the fake; `tls: true` serves the API over TLS with a fresh self-signed certificate for 127.0.0.1.
     public init(arguments: [String] = [], tls: Bool = false, maxSeconds: Int = 120) throws {
@@ -44,7 +47,7 @@ public final class ConsulFake: @unchecked Sendable {
     }
 
     public func control(_ op: String, _ body: [String: JSONValue] = [:]) async throws {
-        var request = HTTPRequest(method: "POST", url: "\(address)/_fake/\(op)", body: Array(JSONValue.object(body).serialized().utf8), timeout: .seconds(30))
+        var request = HTTPRequest(method: "POST", url: "\(controlAddress)/_fake/\(op)", body: Array(JSONValue.object(body).serialized().utf8), timeout: .seconds(30))
         request.tls.caFile = certificate
         let r = try await client.execute(request)
         guard r.status == 200 else { throw TestSupportError("consul fake control \(op): \(r.status) \(r.bodyText)") }
@@ -75,7 +78,7 @@ public final class ConsulFake: @unchecked Sendable {
     public func connections() async throws -> Connections { try await fullStats().2 }
 
     private func fullStats() async throws -> ([String: Int], [(time: Double, path: String, query: String, token: Bool)], Connections) {
-        var request = HTTPRequest(url: "\(address)/_fake/stats", timeout: .seconds(30))
+        var request = HTTPRequest(url: "\(controlAddress)/_fake/stats", timeout: .seconds(30))
         request.tls.caFile = certificate
         let r = try await client.execute(request)
         let doc = try JSONValue.parse(bytes: r.body)

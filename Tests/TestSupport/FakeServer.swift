@@ -6,6 +6,8 @@ public final class FakeServer: @unchecked Sendable {
     let stdin = Pipe()
     let stdout = Pipe()
     public private(set) var port = 0
+    /// Further ports the fake printed on its first line after the main one (the Consul fake's TLS mode: its control port).
+    public private(set) var extraPorts: [Int] = []
 
     public static func fakesDirectory() -> URL {
         URL(fileURLWithPath: repositoryRoot).appendingPathComponent("Tests/Fakes")
@@ -25,11 +27,13 @@ public final class FakeServer: @unchecked Sendable {
             line.append(chunk)
         }
         let text = String(decoding: line, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-        guard let p = Int(text.trimmingCharacters(in: .whitespaces)) else {
+        let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard let p = fields.first.flatMap({ Int($0) }), !fields.dropFirst().contains(where: { Int($0) == nil }) else {
             stop()
             throw NSError(domain: "FakeServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(script) did not print a port: \(text)"])
         }
         port = p
+        extraPorts = fields.dropFirst().compactMap { Int($0) }
     }
 
     public func stop() {

@@ -138,16 +138,26 @@ public final class HAProxyInstance: @unchecked Sendable {
         }
     }
 
-    /// One command on the master CLI (half-close, then read to the end).
-    public func askMasterCLI(_ text: String) throws -> String {
+    /// A new connection to the master CLI socket; the caller closes it.
+    private func connectMasterCLI() throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket failed") }
-        defer { close(fd) }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in masterSocketPath.utf8.enumerated() { raw[i] = b } }
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard rc == 0 else { throw TestSupportError("connect \(masterSocketPath): \(String(cString: strerror(errno)))") }
+        guard rc == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw TestSupportError("connect \(masterSocketPath): \(reason)")
+        }
+        return fd
+    }
+
+    /// One command on the master CLI (half-close, then read to the end).
+    public func askMasterCLI(_ text: String) throws -> String {
+        let fd = try connectMasterCLI()
+        defer { close(fd) }
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let bytes = Array(text.utf8)
@@ -178,14 +188,8 @@ public final class HAProxyInstance: @unchecked Sendable {
     }
 
     private func sendToMasterCLIOnce(_ text: String) throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket failed") }
+        let fd = try connectMasterCLI()
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in masterSocketPath.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard rc == 0 else { throw TestSupportError("connect \(masterSocketPath): \(String(cString: strerror(errno)))") }
         let bytes = Array(text.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
             throw TestSupportError("write to the master CLI failed")

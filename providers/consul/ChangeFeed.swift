@@ -30,9 +30,7 @@ struct ChangeFeed: Sendable {
               let (catalog, catalogIndex) = await baseline(Self.catalogPath, what: "catalog", parse: ConsulMapping.parseCatalog)
         else { return }
         feed.setChecks(checks, index: checksIndex)
-        let (added, removed) = applyCatalog(catalog, feed: feed, queue: queue)
-        _ = removed
-        _ = added
+        applyCatalog(catalog, feed: feed, queue: queue)
         // Entering the feed (at start or from per-service watching) reads every watch once, after both baselines,
         // so a change between the two can only show up as a diff.
         queue.enqueue(feed.watched.sorted { $0.service < $1.service })
@@ -82,32 +80,38 @@ struct ChangeFeed: Sendable {
                 // A snapshot restore: indexes mean nothing any more, read everything once.
                 queue.enqueue(feed.watched)
             } else if !changed.isEmpty {
-                queue.enqueue(changed)
+                queue.enqueue(changed, urgent: true)
             }
         }
     }
 
     private func catalogLoop(from index: UInt64, catalog start: [String: [String]], feed: FeedState, queue: FetchQueue) async {
         var previous = start
+        var previousBody: [UInt8] = []
         var lastIndex = index
         let loop = BlockingLoop(client: client, sink: sink, logger: logger, path: Self.catalogPath, what: "catalog")
         await loop.run(from: index) { answer, reset throws(ConsulRequestError) in
-            let catalog: [String: [String]]
-            do { catalog = try ConsulMapping.parseCatalog(answer.body) } catch { throw ConsulRequestError(.failed, "GET \(Self.catalogPath): \(error)") }
-            defer { previous = catalog; lastIndex = answer.index }
-            let (added, _) = applyCatalog(catalog, feed: feed, queue: queue)
-            if reset {
-                queue.enqueue(feed.watched)
-                return
+            defer { lastIndex = answer.index }
+            var named = Set<WatchKey>()
+            // Most moves (an instance registered or gone in a service that stays) leave the names and tags as they
+            // were: the same bytes need no parsing, no selector matching and no comparison.
+            if reset || answer.body != previousBody {
+                let catalog: [String: [String]]
+                do { catalog = try ConsulMapping.parseCatalog(answer.body) } catch { throw ConsulRequestError(.failed, "GET \(Self.catalogPath): \(error)") }
+                defer { previous = catalog; previousBody = answer.body }
+                let (added, _) = applyCatalog(catalog, feed: feed, queue: queue)
+                if reset {
+                    queue.enqueue(feed.watched)
+                    return
+                }
+                // Names that appeared, went or changed tags are known from the answer itself.
+                for name in Set(catalog.keys).union(previous.keys) where catalog[name] != previous[name] {
+                    named.formUnion(feed.keys(named: name))
+                }
+                named.formUnion(added)
             }
             guard answer.index > lastIndex else { return }  // a wait timeout: nothing moved
-            // Names that appeared, went or changed tags are known from the answer itself.
-            var named = Set<WatchKey>()
-            for name in Set(catalog.keys).union(previous.keys) where catalog[name] != previous[name] {
-                named.formUnion(feed.keys(named: name))
-            }
-            named.formUnion(added)
-            if !named.isEmpty { queue.enqueue(named) }
+            if !named.isEmpty { queue.enqueue(named, urgent: true) }
             // Otherwise a registration changed inside a service: a check change at the same index names it.
             if named.isEmpty, !(await feed.explains(answer.index, within: explainWindow)) {
                 let all = feed.watched

@@ -13,13 +13,26 @@ public enum ConsulMapping {
         try decode([ConsulHealthEntry].self, body, what: "health answer", expected: "a JSON array of entries")
     }
 
-    /// Parses a `/v1/health/state/<state>` answer: a JSON array of checks.
+    /// Parses a `/v1/health/state/<state>` answer: a JSON array of checks. Consul's plain shape is read straight from
+    /// the bytes (`CheckListScanner`); anything else goes through the full decoder.
     public static func parseChecks(_ body: [UInt8]) throws(BodyError) -> [ConsulCheck] {
+        if let checks = CheckListScanner.read(body) { return checks }
+        return try decodeChecks(body)
+    }
+
+    /// `parseChecks` through the full decoder only (its fallback, and what tests hold the fast path to).
+    static func decodeChecks(_ body: [UInt8]) throws(BodyError) -> [ConsulCheck] {
         try decode(Lossy<ConsulCheck>.self, body, what: "health state answer", expected: "a JSON array of checks").values
     }
 
-    /// Parses a `/v1/catalog/services` answer: service name -> tags.
+    /// Parses a `/v1/catalog/services` answer: service name -> tags (the plain shape straight from the bytes).
     public static func parseCatalog(_ body: [UInt8]) throws(BodyError) -> [String: [String]] {
+        if let catalog = CatalogScanner.read(body) { return catalog }
+        return try decodeCatalog(body)
+    }
+
+    /// `parseCatalog` through the full decoder only.
+    static func decodeCatalog(_ body: [UInt8]) throws(BodyError) -> [String: [String]] {
         try decode([String: CatalogTags].self, body, what: "catalog answer", expected: "a JSON object").mapValues(\.values)
     }
 

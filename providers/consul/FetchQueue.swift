@@ -1,11 +1,15 @@
 import Synchronization
 
-/// The services the change feed must fetch again: deduplicated, in the order they were first asked for. A service
+/// The services the change feed must fetch again: deduplicated, in the order they were first asked for, except that
+/// urgent ones (a change the feed named) go before the rest (a sweep or the first read of every service). A service
 /// asked for again while its fetch is in flight is fetched once more afterwards, so no change is lost.
 final class FetchQueue: Sendable {
     private struct State {
         var order: [WatchKey] = []
         var head = 0
+        /// Asked for by a change: fetched before `order`. A key may also sit in `order`; whichever pops first
+        /// fetches it (`queued` decides), the other is skipped.
+        var urgent: [WatchKey] = []
         var queued: Set<WatchKey> = []
         var inFlight: Set<WatchKey> = []
         var again: Set<WatchKey> = []
@@ -18,16 +22,23 @@ final class FetchQueue: Sendable {
     /// Services waiting or being fetched.
     var backlog: Int { state.withLock { $0.queued.count + $0.inFlight.count } }
 
-    func enqueue<S: Sequence>(_ keys: S) where S.Element == WatchKey {
+    /// Queues `keys`; `urgent` ones (a change named them) go before everything not urgent, even when already queued
+    /// behind a sweep of every service, so a sweep never delays a change by thousands of fetches.
+    func enqueue<S: Sequence>(_ keys: S, urgent: Bool = false) where S.Element == WatchKey {
         var handoff: [(CheckedContinuation<WatchKey?, Never>, WatchKey)] = []
         state.withLock { s in
             for k in keys {
                 if s.inFlight.contains(k) { s.again.insert(k); continue }
-                guard s.queued.insert(k).inserted else { continue }
+                guard s.queued.insert(k).inserted else {
+                    if urgent { s.urgent.append(k) }
+                    continue
+                }
                 if !s.waiters.isEmpty {
                     s.queued.remove(k)
                     s.inFlight.insert(k)
                     handoff.append((s.waiters.removeFirst().1, k))
+                } else if urgent {
+                    s.urgent.append(k)
                 } else {
                     s.order.append(k)
                 }
@@ -59,13 +70,14 @@ final class FetchQueue: Sendable {
         }
     }
 
-    /// Marks a fetch finished: `failed` puts the service back at the end of the queue.
+    /// Marks a fetch finished: asked for again meanwhile, it is fetched again first; `failed` puts it back at the end.
     func done(_ key: WatchKey, failed: Bool = false) {
-        let redo: Bool = state.withLock { s in
+        let (again, redo): (Bool, Bool) = state.withLock { s in
             s.inFlight.remove(key)
-            return s.again.remove(key) != nil || failed
+            let again = s.again.remove(key) != nil
+            return (again, again || failed)
         }
-        if redo { enqueue([key]) }
+        if redo { enqueue([key], urgent: again) }
     }
 
     /// Forgets services no longer watched (a fetch in flight finishes, but is not repeated).
@@ -77,6 +89,13 @@ final class FetchQueue: Sendable {
     }
 
     private static func pop(_ s: inout State) -> WatchKey? {
+        while !s.urgent.isEmpty {
+            let k = s.urgent.removeFirst()
+            if s.queued.remove(k) != nil {
+                s.inFlight.insert(k)
+                return k
+            }
+        }
         while s.head < s.order.count {
             let k = s.order[s.head]
             s.head += 1

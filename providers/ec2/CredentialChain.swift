@@ -88,10 +88,10 @@ actor CredentialChain {
         if let key = c.accessKeyID {
             var secret = c.secretAccessKey
             if let file = c.secretAccessKeyFile {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw EC2Error.credentials("cannot read secret_access_key_file \(file)")
+                switch FileBytes.read(file) {
+                case .success(let bytes): secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+                case .failure(let failure): throw EC2Error.credentials("cannot read secret_access_key_file \(file): \(failure.text)")
                 }
-                secret = String(decoding: data, as: UTF8.self).trimmingWhitespace()
             }
             guard let secret, !secret.isEmpty else { throw EC2Error.credentials("secret access key is empty") }
             return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: c.sessionToken, source: "config")

@@ -1,3 +1,4 @@
+import Basics
 import FoundationEssentials
 
 /// AWS credentials; `description` shows where they came from and never the secret or the session token.
@@ -94,8 +95,8 @@ struct SharedCredentialFiles {
     }
 
     static func read(_ path: String?) -> INIFile? {
-        guard let path, let data = FileManager.default.contents(atPath: path) else { return nil }
-        return INIFile.parse(String(decoding: data, as: UTF8.self))
+        guard let path, case .success(let bytes) = FileBytes.read(path) else { return nil }
+        return INIFile.parse(String(decoding: bytes, as: UTF8.self))
     }
 
     /// Static keys of `profile` from the credentials file (`[name]`), then the config file (`[profile name]`, `[default]`).

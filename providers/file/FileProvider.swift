@@ -89,10 +89,13 @@ public struct FileProvider: DiscoveryProvider {
                         logger.notice("instances file is valid again", metadata: ["provider": "file", "file": "\(path)"])
                         lastError = nil
                     }
-                    if update != lastPublished {
+                    // Only the sources whose list changed (all of them the first time): a rewrite that touches one
+                    // service of 500 hands the reconciler one list to compare and plan, not 500.
+                    let changed = lastPublished.map { last in update.filter { last[$0.key] != $0.value } } ?? update
+                    if !changed.isEmpty {
                         lastPublished = update
-                        logger.debug("instances file changed", metadata: ["provider": "file", "file": "\(path)", "instances": "\(update.values.reduce(0) { $0 + $1.count })"])
-                        await sink.publish(ProviderUpdate(provider: name, sources: update))
+                        logger.debug("instances file changed", metadata: ["provider": "file", "file": "\(path)", "sources": "\(changed.count)", "instances": "\(update.values.reduce(0) { $0 + $1.count })"])
+                        await sink.publish(ProviderUpdate(provider: name, sources: changed))
                     }
                     await sink.reportSuccess(provider: name)
                 case .failure(let error):

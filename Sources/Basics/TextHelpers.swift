@@ -1,3 +1,6 @@
+// Small text helpers every target shares, without Foundation: trimming, ASCII letters and digits, replacing,
+// zero-padded numbers.
+
 extension StringProtocol {
     /// The text without leading and trailing whitespace (Unicode `isWhitespace`, so newlines and tabs too).
     ///
@@ -30,5 +33,14 @@ extension String {
         }
         out += rest
         return out
+    }
+}
+
+extension BinaryInteger {
+    /// The decimal digits, left-padded with zeros to `width` (`7.zeroPadded(3)` is `007`).
+    public func zeroPadded(_ width: Int) -> String {
+        let digits = String(self.magnitude)
+        let sign = self < 0 ? "-" : ""
+        return sign + String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }
