@@ -91,13 +91,15 @@ public struct ReconcileStep: Sendable {
 
     mutating func setTable(_ name: String, _ table: BackendSlots) {
         tables[name] = table
-        if table.slots.contains(where: { $0.state == .draining }) { draining.insert(name) } else { draining.remove(name) }
+        if Self.drains(table) { draining.insert(name) } else { draining.remove(name) }
     }
 
     mutating func setTables(_ all: [String: BackendSlots]) {
         tables = all
-        draining = Set(all.filter { $0.value.slots.contains { $0.state == .draining } }.keys)
+        draining = Set(all.filter { Self.drains($0.value) }.keys)
     }
+
+    static func drains(_ table: BackendSlots) -> Bool { table.slots.contains { $0.state == .draining } }
 
     static func index(_ config: BridgeConfig) -> [String: [String]] {
         var index: [String: [String]] = [:]

@@ -46,20 +46,17 @@ final class Wakeup: @unchecked Sendable {
     /// Waits until signalled, until `deadline`, or until the task is cancelled.
     func wait(until deadline: ContinuousClock.Instant?) async {
         if state.withLock({ s in defer { s.pending = false }; return s.pending }) { return }
+        var when = DispatchTime.distantFuture
         if let deadline {
             let left = deadline - .now
             if left <= .zero { return }
-            // Re-armed before waiting: a timer that fires before the waiter is in place leaves `pending` set.
             let c = left.components
-            if c.seconds >= 86_400 * 365 {
-                timer.schedule(deadline: .distantFuture, leeway: .nanoseconds(0))
-            } else {
-                let nanoseconds = Int(c.seconds) * 1_000_000_000 + Int(c.attoseconds / 1_000_000_000)
-                timer.schedule(deadline: .now() + .nanoseconds(max(1, nanoseconds)), leeway: .nanoseconds(0))
+            if c.seconds < 86_400 * 365 {
+                when = .now() + .nanoseconds(max(1, Int(c.seconds) * 1_000_000_000 + Int(c.attoseconds / 1_000_000_000)))
             }
-        } else {
-            timer.schedule(deadline: .distantFuture, leeway: .nanoseconds(0))
         }
+        // Re-armed before waiting: a timer that fires before the waiter is in place leaves `pending` set.
+        timer.schedule(deadline: when, leeway: .nanoseconds(0))
         await waitForSignal()
     }
 

@@ -21,11 +21,6 @@ enum StateDocumentEncoder {
         var entries: [String: (table: BackendSlots, bytes: [UInt8])] = [:]
     }
 
-    static func encode(_ doc: StateDocument) throws(NonFiniteNumber) -> [UInt8] {
-        var cache = FragmentCache()
-        return try encode(doc, cache: &cache)
-    }
-
     static func encode(_ doc: StateDocument, cache: inout FragmentCache) throws(NonFiniteNumber) -> [UInt8] {
         var fragments: [[UInt8]] = []
         fragments.reserveCapacity(doc.backends.count)

@@ -49,17 +49,14 @@ public struct StateStore: Sendable {
     /// tables give identical files; the very bytes `JSONEncoder` with `.sortedKeys` writes, by a writer that costs a
     /// fraction of it (`StateDocumentEncoder`). `discovery-bridge status` is the readable view.
     public static func encode(_ doc: StateDocument) throws(StateError) -> Data {
-        do {
-            return Data(try StateDocumentEncoder.encode(doc))
-        } catch {
-            throw StateError.invalid(path: error.path, message: "cannot encode: \(error)")
-        }
+        var fresh = EncodingCache()
+        return try encode(doc, cache: &fresh)
     }
 
     /// Writes `doc` atomically, creating the folder (0700) when missing.
     public func save(_ doc: StateDocument) throws(StateError) {
-        let data = try Self.encode(doc)
-        try AtomicFile.write(data, to: path, mode: 0o600)
+        var fresh = EncodingCache()
+        try save(doc, cache: &fresh)
     }
 
     /// What `save(_:cache:)` keeps between writes: each backend's encoded table, reused while the table is unchanged.

@@ -13,6 +13,18 @@ struct AnswerScanner {
 
     init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
+    /// Runs `read` over `body`'s bytes: its value, or nil when it gave up (the caller then uses the full decoder).
+    static func read<T>(_ body: [UInt8], _ read: (inout AnswerScanner) throws(GiveUp) -> T) -> T? {
+        body.withUnsafeBufferPointer { b in
+            var s = AnswerScanner(b)
+            do throws(GiveUp) {
+                return try read(&s)
+            } catch {
+                return nil
+            }
+        }
+    }
+
     static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
 
     mutating func skipWhitespace() {

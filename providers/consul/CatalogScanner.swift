@@ -6,14 +6,7 @@
 enum CatalogScanner {
     /// Service name → tags, or nil when the answer is outside the plain shape.
     static func read(_ body: [UInt8]) -> [String: [String]]? {
-        body.withUnsafeBufferPointer { b in
-            var s = AnswerScanner(b)
-            do throws(AnswerScanner.GiveUp) {
-                return try catalog(&s)
-            } catch {
-                return nil
-            }
-        }
+        AnswerScanner.read(body, catalog)
     }
 
     private static func catalog(_ s: inout AnswerScanner) throws(AnswerScanner.GiveUp) -> [String: [String]] {

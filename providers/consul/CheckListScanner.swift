@@ -26,14 +26,7 @@ enum CheckListScanner {
 
     /// The checks, or nil when the answer is outside the plain shape (the caller then uses the full decoder).
     static func read(_ body: [UInt8]) -> [ConsulCheck]? {
-        body.withUnsafeBufferPointer { b in
-            var s = AnswerScanner(b)
-            do throws(AnswerScanner.GiveUp) {
-                return try checks(&s)
-            } catch {
-                return nil
-            }
-        }
+        AnswerScanner.read(body, checks)
     }
 
     private static func checks(_ s: inout AnswerScanner) throws(AnswerScanner.GiveUp) -> [ConsulCheck] {
