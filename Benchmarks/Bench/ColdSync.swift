@@ -172,7 +172,8 @@ enum ColdSync {
                    note: String(format: "JSONEncoder, same bytes: %.1f ms (%.0fx)", ref, ref / en))
         report.add(bench, "state file encode after a change to one backend (the persister's case)", Summary(changedEncodeTimes).median, "ms",
                    note: "the other \(backends - 1) tables' bytes reused")
-        report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms", note: "bridge − floor − the parts above")
+        report.add(bench, "part: rest (scheduling, answer checks, state file, CPU contention)", b - fc - cl - pa - lr - pl, "ms",
+                   note: "bridge − floor − the parts above; planning overlaps the send now, so its share is hidden when a core is free")
         let fp = Summary(floorParallel).median
         report.add(bench, "floor: minimal writer, 2 connections in parallel (median)", fp, "ms",
                    note: String(format: "%.0f commands/s; HAProxy nbthread = cores here", Double(lines.count) / fp * 1000))

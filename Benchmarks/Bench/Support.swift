@@ -103,6 +103,13 @@ final class RecordingControl: HAProxyControl {
         return results
     }
 
+    func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
+        let done = await inner.stream(feed, readingLiveFirst: readingLiveFirst)
+        executed.withLock { $0.append(contentsOf: done.results.map(\.action)) }
+        answered.withLock { $0 = ($0.count + done.results.count, .now) }
+        return done
+    }
+
     func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }
 
     func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {

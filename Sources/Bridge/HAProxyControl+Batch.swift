@@ -2,12 +2,9 @@ import DiscoveryCore
 import HAProxyRuntime
 
 extension HAProxyControl {
-    /// Sends a batch's actions over one connection, in backend order; each result carries its action.
+    /// Runs a cycle's batch as one stream: planning and sending overlap, each result carries its action.
     public func apply(_ batch: ApplyBatch) async -> BatchResult {
-        do {
-            return .answered(try await apply(batch.plans.flatMap(\.commands)))
-        } catch {
-            return .connectionFailed(BridgeError(error), completed: error.completed)
-        }
+        let done = await stream(batch.feed, readingLiveFirst: batch.readsLiveFirst)
+        return BatchResult(feed: done.feed, results: done.results, failure: done.failure.map { BridgeError($0) })
     }
 }

@@ -20,27 +20,32 @@ public enum Planning {
         suspect: [String: String] = [:], now: Double
     ) -> [Item] {
         backends.map { backend in
-            let desired = DesiredState.build(backend: backend, snapshots: snapshots)
-            let liveServers = live[backend.name] ?? [:]
-            let table = TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: now)
-            var wanted = desired.instances
-            var hold: GuardHold?
-            var released = false
-            if let instances = desired.instances {
-                let suspectReason = backend.sources.compactMap { suspect[$0.key] }.first
-                let decision = DestructiveChangeGuard.evaluate(
-                    served: DestructiveChangeGuard.served(by: table), desired: instances, policy: backend.guardPolicy,
-                    previous: holds[backend.name], suspectReason: suspectReason, now: now
-                )
-                wanted = decision.desired
-                hold = decision.hold
-                released = decision.released
-            }
-            let plan = SlotPlanner.plan(PlannerInput(
-                backend: backend, slots: table, live: liveServers, desired: wanted,
-                sessions: sessions[backend.name] ?? [:], now: now
-            ))
-            return Item(desired: desired, plan: plan, hold: hold, guardReleased: released)
+            plan(backend: backend, table: tables[backend.name], live: live[backend.name] ?? [:], snapshots: snapshots,
+                 sessions: sessions[backend.name] ?? [:], hold: holds[backend.name], suspect: suspect, now: now)
         }
+    }
+
+    /// Plans one backend: desired state, guard, slot planner. Pure, so it may run wherever its commands are sent from.
+    public static func plan(
+        backend: BackendConfig, table: BackendSlots?, live liveServers: [String: LiveServer], snapshots: [String: [Instance]],
+        sessions: [String: Int], hold previous: GuardHold?, suspect: [String: String], now: Double
+    ) -> Item {
+        let desired = DesiredState.build(backend: backend, snapshots: snapshots)
+        let table = TableAdoption.merge(config: backend, table: table, live: liveServers, now: now)
+        var wanted = desired.instances
+        var hold: GuardHold?
+        var released = false
+        if let instances = desired.instances {
+            let suspectReason = backend.sources.compactMap { suspect[$0.key] }.first
+            let decision = DestructiveChangeGuard.evaluate(
+                served: DestructiveChangeGuard.served(by: table), desired: instances, policy: backend.guardPolicy,
+                previous: previous, suspectReason: suspectReason, now: now
+            )
+            wanted = decision.desired
+            hold = decision.hold
+            released = decision.released
+        }
+        let plan = SlotPlanner.plan(PlannerInput(backend: backend, slots: table, live: liveServers, desired: wanted, sessions: sessions, now: now))
+        return Item(desired: desired, plan: plan, hold: hold, guardReleased: released)
     }
 }

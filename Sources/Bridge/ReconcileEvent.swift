@@ -29,11 +29,13 @@ public enum ReconcileEffect: Sendable {
     case probeIdentity
     /// Drop the persistent runtime connection (it may reach a worker an HAProxy reload replaced).
     case closeConnection
-    /// Read `show info` and `show servers state` over a new connection; answer with `.liveState`.
+    /// Read `show info` and `show servers state` over a new connection; answer with `.liveState`. (Used when the
+    /// sessions of draining servers must be read between the two; otherwise the live read is part of `.apply`.)
     case readLive
     /// Read the sessions of these backends' servers; answer with `.sessions`.
     case readSessions(backends: [String])
-    /// Send these backends' commands in one batch; answer with `.batchResult`.
+    /// Plan and send these backends' commands in one streamed batch (reading live state first if asked); answer
+    /// with `.batchResult`.
     case apply(ApplyBatch)
     /// Write this state document (newest wins).
     case persist(StateDocument)
@@ -47,22 +49,36 @@ public enum ReconcileEffect: Sendable {
     case releaseTraffic([TrafficReleaseTracker.Announcement])
 }
 
-/// The plans of one cycle, per backend, in the order they are sent (each plan's `commands` are its `SlotAction`s).
+/// One cycle's batch as the step hands it over: the planning still to do, which the runtime client runs one
+/// backend at a time while earlier backends' commands are on the socket (`PlanFeed`).
 public struct ApplyBatch: Sendable {
-    public var plans: [BackendPlan]
+    public var feed: PlanFeed
+    /// Read `show info` and `show servers state` first, over a new connection, planning each backend as it arrives.
+    public var readsLiveFirst: Bool
 
-    public init(plans: [BackendPlan]) { self.plans = plans }
-
-    /// Commands in the batch.
-    public var commandCount: Int { plans.reduce(0) { $0 + $1.commands.count } }
+    public init(feed: PlanFeed, readsLiveFirst: Bool) {
+        self.feed = feed
+        self.readsLiveFirst = readsLiveFirst
+    }
 }
 
 /// How HAProxy answered a batch.
-public enum BatchResult: Sendable {
-    /// Every action was answered (applied, refused, or by a stale worker), one result per action, in order.
-    case answered([ActionResult])
-    /// The connection failed after `completed` answers: which later actions took effect is unknown.
-    case connectionFailed(BridgeError, completed: Int)
+public struct BatchResult: Sendable {
+    /// The feed as the batch left it: the plans made, in send order, and what a live read found.
+    public var feed: PlanFeed
+    /// One result per action sent, in order (after a failure, those answered before it).
+    public var results: [ActionResult]
+    /// The connection failed, or the live read was unreadable: which later actions took effect is unknown.
+    public var failure: BridgeError?
+
+    public init(feed: PlanFeed, results: [ActionResult], failure: BridgeError?) {
+        self.feed = feed
+        self.results = results
+        self.failure = failure
+    }
+
+    /// Actions the plans asked for.
+    public var commandCount: Int { feed.items.reduce(0) { $0 + $1.plan.commands.count } }
 }
 
 /// What one applied batch changed, for observers that run after every batch.

@@ -3,9 +3,12 @@ import HAProxyRuntime
 import Logging
 import StateStore
 
-/// Planning the changed backends, and taking HAProxy's answers to the batch.
+/// Handing the changed backends over for planning and sending, and taking HAProxy's answers to the batch.
 extension ReconcileStep {
-    mutating func plan(now: ReconcileNow) -> [ReconcileEffect] {
+    /// Starts the cycle's batch. With `readingLive`, the batch reads live state first and plans each backend as
+    /// its servers arrive; otherwise it plans from the live state already known. Either way the first backend's
+    /// commands are sent while the next is planned (`PlanFeed`, `RuntimeClient.stream`).
+    mutating func plan(now: ReconcileNow, readingLive: Bool = false) -> [ReconcileEffect] {
         for name in drainingBackends where tables[name]?.slots.contains(where: { $0.state == .draining && ($0.drainDeadline ?? 0) <= now.wall }) ?? false {
             dirty.insert(name)
         }
@@ -13,57 +16,65 @@ extension ReconcileStep {
             if let backend = config.backend(named: name), now.wall >= hold.since + backend.guardPolicy.confirmAfter.seconds { dirty.insert(name) }
         }
         let toPlan = dirty
+        if !readingLive, toPlan.isEmpty || live == nil {
+            if live != nil { sourcesApplied.formUnion(snapshots.keys) }
+            return finishCycle(now: now)
+        }
         dirty = []
-        guard !toPlan.isEmpty, let currentLive = live else { return finishCycle(now: now) }
-
-        let items = Planning.plan(
-            backends: config.backends.filter { toPlan.contains($0.name) }, tables: tables, live: currentLive,
-            snapshots: snapshots, sessions: sessions, holds: holds, suspect: suspect, now: now.wall
+        var liveRead: PlanFeed.LiveRead?
+        if readingLive {
+            let required = awaitingWorker.flatMap { now.instant < $0.until ? $0.pid : nil }
+            liveRead = PlanFeed.LiveRead(identity: identity, expected: live, requiredPID: required)
+        }
+        let feed = PlanFeed(
+            backends: config.backends, toPlan: toPlan, tables: tables, live: live ?? [:], snapshots: snapshots,
+            sessions: sessions, holds: holds, suspect: suspect, now: now.wall, liveRead: liveRead
         )
-        for item in items {
-            reportDesiredProblems(backend: item.plan.backend, desired: item.desired)
-            trackHold(backend: item.plan.backend, item: item)
-            if !item.plan.missingServers.isEmpty {
-                let missing = item.plan.missingServers
-                logger.error("servers missing from HAProxy: its haproxy.cfg declares fewer slots than the config; run `discovery-bridge render`",
-                             metadata: ["backend": "\(item.plan.backend)", "missing": "\(missing.prefix(5).joined(separator: ","))\(missing.count > 5 ? ",..." : "")"])
-            }
-            reportUnslotted(backend: item.plan.backend, plan: item.plan)
-        }
-        let batch = ApplyBatch(plans: items.map(\.plan))
-        guard batch.commandCount > 0 else {
-            phase = .applying(batch, previousLive: currentLive)
-            return batchAnswered(.answered([]), now: now)
-        }
-        phase = .applying(batch, previousLive: currentLive)
-        return [.apply(batch)]
+        phase = .applying(readsLive: readingLive)
+        return [.apply(ApplyBatch(feed: feed, readsLiveFirst: readingLive))]
     }
 
     mutating func batchAnswered(_ result: BatchResult, now: ReconcileNow) -> [ReconcileEffect] {
-        guard case .applying(let batch, let currentLive) = phase else { return [] }
+        guard case .applying(let readsLive) = phase else { return [] }
         phase = .idle
-        let results: [ActionResult]
-        switch result {
-        case .connectionFailed(let error, let completed):
-            metrics.count(.runtimeCommands, by: completed)
-            // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
-            for plan in batch.plans { setTable(plan.backend, plan.slots) }
-            dirty.formUnion(batch.plans.map(\.backend))
-            let effects = fail("sending \(batch.commandCount) commands", error, now: now)
-            return [.persist(document(writtenAt: now.wall))] + effects
-        case .answered(let r):
-            results = r
+        let feed = result.feed
+        dirty.formUnion(feed.unplanned)
+        for item in feed.items { report(item) }
+        if readsLive {
+            if feed.refusedWorker {
+                // The old worker still answered: ask the new one again in a moment, over a new connection.
+                retryAt = now.instant + .milliseconds(5)
+                return [.closeConnection, .scheduleWake(at: retryAt)]
+            }
+            if result.failure == nil, let info = feed.info { absorbIdentity(info, live: feed.live, now: now) }
         }
+        if let failure = result.failure {
+            metrics.count(.runtimeCommands, by: result.results.count)
+            guard !feed.items.isEmpty else { return fail(readsLive ? "reading live state" : "sending commands", failure, now: now) }
+            // Which commands took effect is unknown: keep the intended table and re-read live state to repair.
+            for item in feed.items { setTable(item.plan.backend, item.plan.slots) }
+            dirty.formUnion(feed.items.map(\.plan.backend))
+            let effects = fail("sending \(result.commandCount) commands", failure, now: now)
+            return [.persist(document(writtenAt: now.wall))] + effects
+        }
+        return taken(result, now: now)
+    }
 
-        metrics.count(.runtimeCommands, by: results.count)
+    /// HAProxy answered every action: record what took, back off from what was refused.
+    mutating func taken(_ result: BatchResult, now: ReconcileNow) -> [ReconcileEffect] {
+        let plans = result.feed.items.map(\.plan)
+        let currentLive = result.feed.live
+        // Snapshots that arrive while the batch runs are planned in the next one: readiness waits for them.
+        sourcesApplied.formUnion(result.feed.snapshots.keys)
+        metrics.count(.runtimeCommands, by: result.results.count)
         var failedBackends = Set<String>()
         var oldWorker = false
         var refused = 0
-        for result in results where !result.succeeded {
-            failedBackends.insert(result.action.backend)
+        for r in result.results where !r.succeeded {
+            failedBackends.insert(r.action.backend)
             // A worker an HAProxy reload replaced answers everything so until our connection moves to the new one:
             // not a refusal (the alert on refused commands must not fire on every reload), the batch goes again.
-            guard let reason = result.refusal else {
+            guard let reason = r.refusal else {
                 metrics.count(.runtimeCommandsResent)
                 oldWorker = true
                 continue
@@ -71,7 +82,7 @@ extension ReconcileStep {
             metrics.count(.runtimeCommandFailures)
             refused += 1
             if refused <= 10 {
-                logger.error("HAProxy refused a command", metadata: ["backend": "\(result.action.backend)", "command": "\(result.action.line)", "answer": "\(reason)"])
+                logger.error("HAProxy refused a command", metadata: ["backend": "\(r.action.backend)", "command": "\(r.action.line)", "answer": "\(reason)"])
             }
         }
         if refused > 10 { logger.error("HAProxy refused more commands", metadata: ["more": "\(refused - 10)"]) }
@@ -79,8 +90,8 @@ extension ReconcileStep {
         var newLive = currentLive
         var latencies: [Double] = []
         var applied: [String: BackendSlots] = [:]
-        let totalChanges = batch.plans.reduce(0) { $0 + $1.changes.count }
-        for plan in batch.plans {
+        let totalChanges = plans.reduce(0) { $0 + $1.changes.count }
+        for plan in plans {
             setTable(plan.backend, plan.slots)
             newLive[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: currentLive[plan.backend] ?? [:])
             logChanges(plan, detailed: totalChanges <= 200)
@@ -107,12 +118,12 @@ extension ReconcileStep {
                 retryAt = now.instant + backoff.next()
             }
         }
-        if batch.plans.contains(where: { !$0.isEmpty }) || holdsChanged {
+        if plans.contains(where: { !$0.isEmpty }) || holdsChanged {
             holdsChanged = false
             effects.append(.persist(document(writtenAt: now.wall)))
         }
-        if batch.commandCount > 0 {
-            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: batch.commandCount)))
+        if result.commandCount > 0 {
+            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: result.commandCount)))
         }
         return effects + finishCycle(now: now)
     }
@@ -124,7 +135,7 @@ extension ReconcileStep {
         var effects: [ReconcileEffect] = []
         if !firstSyncDone, live != nil { firstSyncDone = true }
         if firstSyncDone, !readyDone {
-            let reported = config.backends.allSatisfy { $0.sources.allSatisfy { snapshots[$0.key] != nil } }
+            let reported = config.backends.allSatisfy { $0.sources.allSatisfy { sourcesApplied.contains($0.key) } }
             if reported || now.instant - timers.started >= Self.readyGrace {
                 readyDone = true
                 if !reported {

@@ -41,10 +41,32 @@ extension ReconcileStep {
         if live == nil || isDue(timers.lastResync, every: config.haproxy.resyncInterval, now: now) {
             // Re-read over a new connection: an open one may still reach a worker an HAProxy reload replaced
             // (it answers "Proxy is disabled." or stale state); the new one reaches whoever owns the socket now.
-            phase = .readingLive
-            return [.closeConnection, .readLive]
+            if sessionsDue(now: now) || !everySourceReported {
+                // Draining servers' sessions are read between the live read and planning; and before every source
+                // has answered (a cold start), planning after the read takes the snapshots that arrived during it.
+                phase = .readingLive
+                return [.closeConnection, .readLive]
+            }
+            // The usual case: the live read is the batch's first part, each backend planned as its servers arrive.
+            return [.closeConnection] + plan(now: now, readingLive: true)
         }
         return readSessionsIfDue(now: now)
+    }
+
+    /// A batch's live read came with `show info`: a restart or reload is noticed and the new identity recorded.
+    mutating func absorbIdentity(_ info: HAProxyInfo, live read: [String: [String: LiveServer]], now: ReconcileNow) {
+        awaitingWorker = nil
+        let newIdentity = HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec)
+        if let old = identity, old != newIdentity {
+            metrics.count(.haproxyRestarts)
+            logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
+        }
+        identity = newIdentity
+        for backend in config.backends where read[backend.name] == nil {
+            logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
+        }
+        timers.lastResync = now.instant
+        timers.lastRestartCheck = now.instant
     }
 
     mutating func liveRead(_ result: Result<LiveState, BridgeError>, now: ReconcileNow) -> [ReconcileEffect] {
@@ -82,9 +104,19 @@ extension ReconcileStep {
     /// Backends with a draining slot, in name order (kept by `setTable`: no scan of every slot per cycle).
     var drainingBackends: [String] { draining.sorted() }
 
+    /// Whether every source of every backend has sent a snapshot.
+    var everySourceReported: Bool {
+        config.backends.allSatisfy { $0.sources.allSatisfy { snapshots[$0.key] != nil } }
+    }
+
+    /// Whether the sessions of draining servers are to be read in this cycle.
+    func sessionsDue(now: ReconcileNow) -> Bool {
+        !drainingBackends.isEmpty && (timers.lastDrainCheck.map { now.instant - $0 >= config.haproxy.drainCheckInterval } ?? true)
+    }
+
     mutating func readSessionsIfDue(now: ReconcileNow) -> [ReconcileEffect] {
-        let draining = drainingBackends
-        if !draining.isEmpty, timers.lastDrainCheck.map({ now.instant - $0 >= config.haproxy.drainCheckInterval }) ?? true {
+        if sessionsDue(now: now) {
+            let draining = drainingBackends
             phase = .readingSessions(draining)
             return [.readSessions(backends: draining)]
         }

@@ -3,6 +3,18 @@ import Logging
 
 /// What a cycle tells the operator: rejected instances, guard holds, instances without a slot, slot changes.
 extension ReconcileStep {
+    /// Everything a backend's plan has to tell: rejected instances, guard holds, missing servers, unslotted instances.
+    mutating func report(_ item: Planning.Item) {
+        reportDesiredProblems(backend: item.plan.backend, desired: item.desired)
+        trackHold(backend: item.plan.backend, item: item)
+        if !item.plan.missingServers.isEmpty {
+            let missing = item.plan.missingServers
+            logger.error("servers missing from HAProxy: its haproxy.cfg declares fewer slots than the config; run `discovery-bridge render`",
+                         metadata: ["backend": "\(item.plan.backend)", "missing": "\(missing.prefix(5).joined(separator: ","))\(missing.count > 5 ? ",..." : "")"])
+        }
+        reportUnslotted(backend: item.plan.backend, plan: item.plan)
+    }
+
     mutating func reportDesiredProblems(backend: String, desired: DesiredBackend) {
         let ids = desired.rejected.map { "\($0.id): \($0.reason)" }
         guard lastRejected[backend] != ids else { return }

@@ -5,8 +5,9 @@ import StateStore
 
 /// The reconciler's decisions as a value: state + event + now → effects, with no I/O and no clock of its own.
 ///
-/// A cycle reads HAProxy's pid when a restart check is due, live state when missing or a resync is due, sessions
-/// of draining servers when a drain check is due, then plans every changed backend and sends one batch. Logs and
+/// A cycle reads HAProxy's pid when a restart check is due, sessions of draining servers when a drain check is due,
+/// then hands every changed backend to one streamed batch (`PlanFeed`), which reads live state first when it is
+/// missing or a resync is due, and sends each backend's commands while the next one is planned. Logs and
 /// metrics are counted here, where things happen; everything else leaves as a `ReconcileEffect`.
 public struct ReconcileStep: Sendable {
     /// How long readiness waits for every source's first answer before it is declared anyway (under systemd's start timeout).
@@ -18,7 +19,7 @@ public struct ReconcileStep: Sendable {
         case probing
         case readingLive
         case readingSessions([String])
-        case applying(ApplyBatch, previousLive: [String: [String: LiveServer]])
+        case applying(readsLive: Bool)
     }
 
     let logger: Logger
@@ -33,6 +34,8 @@ public struct ReconcileStep: Sendable {
     /// Backends whose table has a draining slot: the drain checks and timers visit these, not 10,000 slots a cycle.
     private(set) var draining: Set<String> = []
     var snapshots: [String: [Instance]] = [:]
+    /// Sources whose snapshot (some version of it) a batch has planned: readiness waits for every source's.
+    var sourcesApplied: Set<String> = []
     var suspect: [String: String] = [:]
     /// HAProxy's servers as last read or as left by the last successful batch; nil forces a re-read.
     public internal(set) var live: [String: [String: LiveServer]]?

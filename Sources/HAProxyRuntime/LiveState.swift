@@ -12,11 +12,14 @@ public struct LiveState: Sendable {
     /// Builds the view from parsed `show servers state` rows.
     public init(info: HAProxyInfo, rows: [ServerStateRow]) {
         var backends: [String: [String: LiveServer]] = [:]
-        for row in rows {
-            backends[row.backend, default: [:]][row.server] = LiveServer(
-                name: row.server, address: row.address, port: row.port, admin: AdminState(adminBits: row.adminState), weight: row.userWeight
-            )
-        }
+        for row in rows { backends[row.backend, default: [:]][row.server] = LiveServer(row: row) }
         self.init(info: info, backends: backends)
+    }
+}
+
+extension LiveServer {
+    /// The server a `show servers state` row describes.
+    public init(row: ServerStateRow) {
+        self.init(name: row.server, address: row.address, port: row.port, admin: AdminState(adminBits: row.adminState), weight: row.userWeight)
     }
 }

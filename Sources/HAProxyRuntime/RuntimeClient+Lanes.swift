@@ -4,6 +4,8 @@
 ///
 /// Each backend's actions stay together, in order, on one connection; every answer is still checked against its
 /// own command. Small batches (a single change) use one connection: splitting them would only add a round trip.
+/// This is `apply`'s split, for a batch known in one piece; the reconciler's streamed batches (`stream`,
+/// `BatchStreamer`) open the second connection themselves once they pass `parallelThreshold` actions.
 extension RuntimeClient {
     /// Batches at least this long are split when HAProxy has two or more threads.
     public static let parallelThreshold = 512

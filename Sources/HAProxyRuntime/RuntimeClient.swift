@@ -13,11 +13,13 @@ public final class RuntimeClient: Sendable {
     public let timeout: Duration
     let logger: Logger
     /// One serial queue and connection per lane; lane 0 carries everything but the second half of large batches.
-    private let lanes = [Lane(label: "discovery-bridge.haproxy-runtime"), Lane(label: "discovery-bridge.haproxy-runtime.2")]
+    let lanes = [Lane(label: "discovery-bridge.haproxy-runtime"), Lane(label: "discovery-bridge.haproxy-runtime.2")]
     private var queue: DispatchQueue { lanes[0].queue }
     /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
     let haproxyThreads = Atomic<Int>(1)
     let maxConnections: Int
+    /// Connections the last streamed batch used.
+    let lastBatchConnections = Atomic<Int>(0)
 
     /// Creates a client; nothing is connected until the first call.
     /// - Parameter timeout: the longest HAProxy may go without progress (connect, or the next answer) before the call fails.
@@ -160,12 +162,12 @@ public final class RuntimeClient: Sendable {
 }
 
 /// The open connection of one lane, touched only on that lane's queue.
-private final class ConnectionHolder: @unchecked Sendable {
+final class ConnectionHolder: @unchecked Sendable {
     var connection: RuntimeConnection?
 }
 
 /// A serial queue and the connection it owns.
-private struct Lane: Sendable {
+struct Lane: Sendable {
     let queue: DispatchQueue
     let holder = ConnectionHolder()
 

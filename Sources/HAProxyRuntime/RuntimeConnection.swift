@@ -10,14 +10,15 @@ import Darwin
 ///
 /// Only ever used from `RuntimeClient`'s serial queue.
 final class RuntimeConnection {
-    private var fd: Int32
-    private var buffer: [UInt8] = []
-    private var scanFrom = 0
+    private(set) var fd: Int32
+    /// Bytes received and not yet cut into answers (`RuntimeConnection+Streaming` reads it too).
+    var buffer: [UInt8] = []
+    var scanFrom = 0
     let timeoutMs: Int32
     /// Answers completed on this connection (for deciding whether a failure may be retried).
     private(set) var used = false
 
-    private static let separator: [UInt8] = [0x0A, 0x3E, 0x20]  // "\n> "
+    static let separator: [UInt8] = [0x0A, 0x3E, 0x20]  // "\n> "
 
     init(endpoint: RuntimeEndpoint, timeout: Duration) throws(RuntimeError) {
         timeoutMs = Int32(clamping: max(1, timeout.milliseconds))
@@ -110,7 +111,7 @@ final class RuntimeConnection {
         return answers
     }
 
-    private func fail(_ kind: RuntimeError.Kind, _ message: String, _ completed: Int) -> RuntimeError {
+    func fail(_ kind: RuntimeError.Kind, _ message: String, _ completed: Int) -> RuntimeError {
         close()
         buffer.removeAll()
         scanFrom = 0
@@ -118,7 +119,7 @@ final class RuntimeConnection {
     }
 
     /// Cuts complete answers (text up to "\n> ") off the front of the buffer.
-    private func extractAnswers(into answers: inout [String]) {
+    func extractAnswers(into answers: inout [String]) {
         var start = 0
         var i = max(0, scanFrom)
         let sep = Self.separator

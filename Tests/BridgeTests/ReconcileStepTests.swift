@@ -32,7 +32,8 @@ final class ReconcileStepTests: XCTestCase {
         XCTAssertEqual(d.step.nextWake(now: d.now), d.now.instant, "a fresh bridge reads HAProxy at once")
         d.publish("web", [instance("a", 8001), instance("b", 8002)])
         let effects = d.runNextWake().map(\.name)
-        XCTAssertEqual(effects, ["closeConnection", "readLive", "apply", "persist", "batchApplied", "markReady", "scheduleWake"])
+        XCTAssertEqual(effects, ["closeConnection", "readLiveAndApply", "persist", "batchApplied", "markReady", "scheduleWake"],
+                       "the live read is the batch's first part: each backend is planned as its servers arrive")
         XCTAssertEqual(d.batches.count, 1, "every backend's commands go in one batch")
         XCTAssertEqual(d.ready("web"), ["10.0.0.1:8001", "10.0.0.1:8002"])
         XCTAssertEqual(d.readyCount, 1)
@@ -123,8 +124,7 @@ final class ReconcileStepTests: XCTestCase {
         d.haproxy.restart()
         XCTAssertTrue(d.ready("web").isEmpty, "HAProxy forgot every runtime change")
         let effects = d.runNextWake().map(\.name)
-        XCTAssertEqual(Array(effects.prefix(4)), ["probeIdentity", "closeConnection", "closeConnection", "readLive"])
-        XCTAssertTrue(effects.contains("apply"))
+        XCTAssertEqual(Array(effects.prefix(4)), ["probeIdentity", "closeConnection", "closeConnection", "readLiveAndApply"])
         XCTAssertEqual(d.ready("web"), ["10.0.0.1:8001", "10.0.0.1:8002"], "re-applied")
         XCTAssertEqual(d.metrics.total(.haproxyRestarts), 1)
         XCTAssertEqual(d.persisted.last?.haproxy?.pid, d.haproxy.pid, "the new identity is recorded with the table")
@@ -136,7 +136,7 @@ final class ReconcileStepTests: XCTestCase {
         var reads = 0
         for _ in 0..<12 {
             d.advance(.seconds(1))
-            reads += d.tickIfDue().filter { $0.name == "readLive" }.count
+            reads += d.tickIfDue().filter(\.readsLive).count
         }
         XCTAssertEqual(reads, 1, "one re-read per 10 s resync interval")
         XCTAssertEqual(d.batches.count, batches, "nothing drifted, nothing sent")
@@ -237,7 +237,7 @@ final class ReconcileStepTests: XCTestCase {
         XCTAssertNil(d.step.live, "and re-read what HAProxy really has")
         XCTAssertEqual(d.metrics.total(.runtimeCommandFailures), d.batches.last?.commandCount)
         let effects = d.runNextWake().map(\.name)
-        XCTAssertEqual(Array(effects.prefix(2)), ["closeConnection", "readLive"])
+        XCTAssertEqual(Array(effects.prefix(2)), ["closeConnection", "readLiveAndApply"])
         XCTAssertEqual(d.ready("web").count, 2)
     }
 
@@ -281,5 +281,48 @@ final class ReconcileStepTests: XCTestCase {
         XCTAssertNil(d.step.live)
         d.runNextWake()
         XCTAssertEqual(d.table("web").filter { before[$0.key] != nil }, before, "no slot moved")
+    }
+
+    func test_a_resync_reads_live_state_inside_the_batch_unless_draining_sessions_must_be_read_between() throws {
+        var d = try synced([8001, 8002])
+        d.advance(.seconds(10))
+        var names = d.tickIfDue().map(\.name)
+        XCTAssertTrue(names.contains("readLiveAndApply"), "\(names)")
+        XCTAssertFalse(names.contains("readLive"), "one round trip: each backend is planned as its servers arrive")
+
+        d.haproxy.sessions = ["web": ["slot2": 3]]
+        d.publish("web", [instance("i1", 8001)])
+        d.runNextWake()
+        XCTAssertEqual(d.table("web")["slot2"], "file/i2@draining")
+        d.advance(.seconds(10))
+        names = d.tickIfDue().map(\.name)
+        XCTAssertEqual(names.filter { ["readLive", "readSessions", "apply", "readLiveAndApply"].contains($0) }, ["readLive", "readSessions", "apply"],
+                       "sessions of draining servers are read after live state and before planning")
+    }
+
+    func test_before_every_source_has_answered_live_state_is_read_alone_so_planning_sees_what_arrived_meanwhile() throws {
+        var d = try StepDriver(config: config())
+        XCTAssertEqual(d.runNextWake().map(\.name).prefix(2), ["closeConnection", "readLive"])
+        XCTAssertEqual(d.readyCount, 0)
+        d.publish("web", [instance("a", 8001)])
+        XCTAssertEqual(d.runNextWake().map(\.name).first, "apply")
+        XCTAssertEqual(d.readyCount, 1, "ready once a batch planned every source's snapshot")
+        XCTAssertEqual(d.ready("web"), ["10.0.0.1:8001"])
+    }
+
+    func test_readiness_waits_for_a_snapshot_that_arrived_while_the_batch_was_planned_and_sent() throws {
+        let two = config().replacingOccurrences(of: #""sources": [{ "provider": "file", "service": "web" }] }]"#, with: """
+        "sources": [{ "provider": "file", "service": "web" }] },
+                       { "name": "api", "slots": 2, "port": 8080, "server_options": "", "sources": [{ "provider": "file", "service": "api" }] }]
+        """)
+        var d = try StepDriver(config: two)
+        d.publish("web", [instance("w", 8001)])
+        d.duringNextBatch = { d in d.publish("api", [instance("a", 9001)]) }
+        d.runNextWake()
+        XCTAssertEqual(d.batches.count, 1)
+        XCTAssertEqual(d.readyCount, 0, "api's snapshot came after the batch's planning: not applied yet")
+        d.runNextWake()
+        XCTAssertEqual(d.readyCount, 1)
+        XCTAssertEqual(d.ready("api"), ["10.0.0.1:9001"], "ready means every source's first answer is in HAProxy")
     }
 }

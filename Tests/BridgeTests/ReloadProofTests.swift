@@ -87,7 +87,7 @@ final class ReloadProofTests: XCTestCase {
         await load.stop()
         let grown = await rig.harness.reconciler?.slotTables()["web"]?.slots.filter(\.dynamic).count ?? 0
         XCTAssertGreaterThan(grown, 0, "the drill grows the backend past its template")
-        XCTAssertEqual(load.failed, 0, "failed requests over 20 reloads: \(load.breakdown)")
+        XCTAssertEqual(load.failed, 0, "failed requests over 20 reloads: \(load.breakdown); HAProxy's log of them: \(rig.failedRequestLog())")
         XCTAssertGreaterThan(load.ok, 500, "the load ran: \(load.breakdown)")
         let failedCommands = rig.harness.metrics?.total(.runtimeCommandFailures) ?? -1
         XCTAssertEqual(failedCommands, 0, "no command refused (growth slots are config servers after a reload: never added twice)")

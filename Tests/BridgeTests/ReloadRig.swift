@@ -38,13 +38,20 @@ final class ReloadRig: @unchecked Sendable {
         guard rendered.status == 0 else { throw TestSupportError("render failed: \(rendered.stderr)") }
         try rendered.stdout.write(toFile: managed, atomically: true, encoding: .utf8)
         http = try await HTTPBackends(count: backends)
-        haproxy = try await HAProxyInstance(backends: [.init(name: "web", slots: slots)], backendsConfig: "", masterWorker: true,
+        haproxy = try await HAProxyInstance(backends: [.init(name: "web", slots: slots)], backendsConfig: "", extraGlobal: "    log stdout format raw local0",
+                                            extraDefaults: "    log global\n    option httplog", masterWorker: true,
                                             extraConfigFiles: [managed])
         var extra = "\"managed_config\": \"\(managed)\""
         if check { extra += ", \"check_command\": [\"haproxy\", \"-c\", \"-f\", \"\(haproxy.configPath)\", \"-f\", \"{file}\"]" }
         if masterCLI { extra += ", \"master_cli\": \"unix:\(haproxy.masterSocketPath)\"" }
         harness = try BridgeHarness(haproxy: haproxy, backendsJSON: Self.backendsJSON(slots: slots),
                                     extra: #""guard": {"max_removed_fraction": 1.0, "min_servers": 0}"#, haproxyExtra: extra)
+    }
+
+    /// HAProxy's log lines (`option httplog`) of requests answered with a 5xx: which worker, server and termination state.
+    func failedRequestLog() -> [String] {
+        let log = (try? String(contentsOfFile: haproxy.directory.file("haproxy.log"), encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").filter { $0.contains(" 50") && $0.contains("fe_web") }.map(String.init)
     }
 
     func cleanup() async {

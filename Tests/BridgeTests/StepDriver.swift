@@ -44,7 +44,8 @@ struct StepDriver {
     /// Every effect in the order the step asked for it.
     private(set) var effects: [ReconcileEffect] = []
     private(set) var persisted: [StateDocument] = []
-    private(set) var batches: [ApplyBatch] = []
+    /// Batches that put commands on the wire, with their plans.
+    private(set) var batches: [SentBatch] = []
     private(set) var readyCount = 0
     private(set) var applied: [AppliedBatch] = []
     /// Runs once while the next batch is in flight (before HAProxy's answers come back).
@@ -106,33 +107,40 @@ struct StepDriver {
             return .identity(.success(HAProxyIdentity(pid: haproxy.pid, startTimeSec: haproxy.pid)))
         case .readLive:
             guard haproxy.reachable else { return .liveState(.failure(.haproxy("connect: refused"))) }
-            let info = (try? RuntimeParsers.info("Pid: \(haproxy.pid)\nStart_time_sec: \(haproxy.pid)\n"))!
             return .liveState(.success(LiveState(info: info, backends: haproxy.servers)))
         case .readSessions(let backends):
             guard haproxy.reachable else { return .sessions(.failure(.haproxy("connect: refused"))) }
             return .sessions(.success(backends.reduce(into: [:]) { $0[$1] = haproxy.sessions[$1] ?? [:] }))
         case .apply(let batch):
-            batches.append(batch)
+            var feed = batch.feed
+            guard haproxy.reachable else {
+                // A live read fails at connect; without one, the first backend is planned before the connect fails.
+                if !batch.readsLiveFirst { _ = feed.drain(live: nil) }
+                return .batchResult(BatchResult(feed: feed, results: [], failure: .haproxy("connect: refused")))
+            }
+            let state = batch.readsLiveFirst ? LiveState(info: info, backends: haproxy.servers) : nil
+            guard let actions = feed.drain(live: state) else { return .batchResult(BatchResult(feed: feed, results: [], failure: nil)) }
+            let plans = feed.items.map(\.plan)
+            guard !actions.isEmpty else { return .batchResult(BatchResult(feed: feed, results: [], failure: nil)) }
+            batches.append(SentBatch(plans: plans))
             if let hook = duringNextBatch {
                 duringNextBatch = nil
                 hook(&self)
             }
-            guard haproxy.reachable else { return .batchResult(.connectionFailed(.haproxy("connect: refused"), completed: 0)) }
-            let actions = batch.plans.flatMap(\.commands)
             if haproxy.refuseNext || haproxy.oldWorkerNext {
                 let old = haproxy.oldWorkerNext
                 haproxy.refuseNext = false
                 haproxy.oldWorkerNext = false
-                return .batchResult(.answered(actions.map { action in
+                return .batchResult(BatchResult(feed: feed, results: actions.map { action in
                     old ? ActionResult(action: action, answer: "Proxy is disabled.", status: .staleWorker)
                         : ActionResult(action: action, answer: "No such server.", status: .refused("No such server."))
-                }))
+                }, failure: nil))
             }
             // HAProxy accepted everything: it now has what the plan expects.
-            for plan in batch.plans {
+            for plan in plans {
                 haproxy.servers[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: haproxy.servers[plan.backend] ?? [:])
             }
-            return .batchResult(.answered(actions.map { ActionResult(action: $0, answer: "", status: .applied) }))
+            return .batchResult(BatchResult(feed: feed, results: actions.map { ActionResult(action: $0, answer: "", status: .applied) }, failure: nil))
         case .persist(let doc):
             persisted.append(doc)
         case .markReady:
@@ -147,6 +155,9 @@ struct StepDriver {
         return nil
     }
 
+    /// `show info` of the model HAProxy.
+    var info: HAProxyInfo { (try? RuntimeParsers.info("Pid: \(haproxy.pid)\nStart_time_sec: \(haproxy.pid)\n"))! }
+
     /// Slot → "instance@state" of a backend's table.
     func table(_ backend: String) -> [String: String] {
         var out: [String: String] = [:]
@@ -160,7 +171,22 @@ struct StepDriver {
     }
 }
 
+/// A batch the driver's HAProxy received (one with at least one command).
+struct SentBatch {
+    var plans: [BackendPlan]
+    var commandCount: Int { plans.reduce(0) { $0 + $1.commands.count } }
+}
+
 extension ReconcileEffect {
+    /// Whether the effect reads `show servers state` (alone, or as the first part of a batch).
+    var readsLive: Bool {
+        switch self {
+        case .readLive: return true
+        case .apply(let batch): return batch.readsLiveFirst
+        default: return false
+        }
+    }
+
     /// The effect's name, for asserting on sequences.
     var name: String {
         switch self {
@@ -168,7 +194,7 @@ extension ReconcileEffect {
         case .closeConnection: return "closeConnection"
         case .readLive: return "readLive"
         case .readSessions: return "readSessions"
-        case .apply: return "apply"
+        case .apply(let batch): return batch.readsLiveFirst ? "readLiveAndApply" : "apply"
         case .persist: return "persist"
         case .markReady: return "markReady"
         case .batchApplied: return "batchApplied"

@@ -36,7 +36,7 @@ public final class HAProxyInstance: @unchecked Sendable {
     public let extraArguments: [String]
 
     /// Writes the config and starts HAProxy; `extraConfig` replaces the generated backends when given (e.g. `render` output).
-    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraConfigFiles: [String] = [], extraArguments: [String] = []) async throws {
+    public init(backends: [BackendSpec], backendsConfig: String? = nil, withFrontends: Bool = true, extraGlobal: String = "", extraDefaults: String = "", statsTimeout: String = "30s", masterWorker: Bool = false, extraConfigFiles: [String] = [], extraArguments: [String] = []) async throws {
         self.masterWorker = masterWorker
         self.extraConfigFiles = extraConfigFiles
         self.extraArguments = extraArguments
@@ -56,6 +56,7 @@ public final class HAProxyInstance: @unchecked Sendable {
             timeout connect 1s
             timeout client 10s
             timeout server 10s
+        \(extraDefaults)
 
         """
         for b in backends where withFrontends {
