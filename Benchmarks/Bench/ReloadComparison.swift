@@ -33,7 +33,8 @@ enum ReloadComparison {
         let changesUnderLoad = options.quick ? 10 : 50
         let singles = options.quick ? 3 : 7
         let loadThreads = 3
-        let http = try await HTTPBackends(count: 2)
+        // Answered by HAProxy itself: a Python backend's ~1 ms a request would be most of the bridge's figure.
+        let http = try await FixedAnswerBackends(count: 2)
         Cleanup.shared.add { http.stop() }
         let ports = http.ports
         let front = try FreePort.allocate()
@@ -149,10 +150,12 @@ enum ReloadComparison {
         let consulChange: @Sendable (Int) async throws -> ContinuousClock.Instant? = { port in
             try await consul.register("svc0", id: "app", node: "n1", nodeAddress: "127.0.0.1", port: port)
         }
+        let consulAppliedBefore = consulBridge.applyLatencies().count
         let consulSingles = try await measureSingles("bridge via Consul", singles, front: front, ports: ports, current: &current, settle: .milliseconds(150), consulChange)
+        let consulApplied = consulBridge.applyLatencies().dropFirst(consulAppliedBefore).map { $0 * 1000 }
         let consulTimes = consulSingles.map(\.fromEffect)
         let consulLoad = try await underLoad("bridge via Consul", changesUnderLoad, front: front, ports: ports, current: &current, threads: loadThreads, settle: .milliseconds(150), consulChange)
-        print("  bridge via Consul, each change → serving, from the fake's commit: \(consulTimes.map { String(format: "%.2f", $0) }.joined(separator: ", ")) ms; from the test's control call: \(consulSingles.map { String(format: "%.2f", $0.fromCall) }.joined(separator: ", ")) ms")
+        print("  bridge via Consul, each change → serving, from the fake's commit: \(consulTimes.map { String(format: "%.2f", $0) }.joined(separator: ", ")) ms; from the test's control call: \(consulSingles.map { String(format: "%.2f", $0.fromCall) }.joined(separator: ", ")) ms; reconciler change→ack: \(consulApplied.map { String(format: "%.2f", $0) }.joined(separator: ", ")) ms")
         await consulBridge.cleanup()
         consulHAProxy.stop()
         consul.stop()

@@ -261,6 +261,35 @@ public final class HTTPBackends: @unchecked Sendable {
     }
 }
 
+/// HTTP backends answered by one HAProxy process (`http-request return`), each with the body the Python backends
+/// send (`hello from backend-N (127.0.0.1:PORT)`). For benches timing a change to the first request the new server
+/// answers: a Python backend spends about a millisecond per request, which would be the instrument's time, not the
+/// bridge's.
+public final class FixedAnswerBackends: @unchecked Sendable {
+    public let ports: [Int]
+    let haproxy: HAProxyInstance
+
+    public init(count: Int) async throws {
+        var ports: [Int] = []
+        var cfg = ""
+        for i in 0..<count {
+            let port = try FreePort.allocate()
+            ports.append(port)
+            cfg += "frontend backend\(i + 1)\n    bind 127.0.0.1:\(port)\n"
+            cfg += "    http-request return status 200 content-type text/plain string \"hello from backend-\(i + 1) (127.0.0.1:\(port))\"\n"
+        }
+        self.ports = ports
+        haproxy = try await HAProxyInstance(backends: [], backendsConfig: cfg, withFrontends: false)
+        for port in ports {
+            try await eventually("backend on port \(port)", timeout: .seconds(10), every: .milliseconds(20)) {
+                (try? await httpGet("http://127.0.0.1:\(port)/", timeout: 1)) != nil
+            }
+        }
+    }
+
+    public func stop() { haproxy.cleanup() }
+}
+
 /// A GET through curl; returns the status code and body, or throws when no HTTP answer arrived.
 public func httpGet(_ url: String, timeout: Double = 2) async throws -> (status: Int, body: String) {
     let r = try await runCommand(which("curl") ?? "/usr/bin/curl",
