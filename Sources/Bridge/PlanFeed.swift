@@ -50,16 +50,20 @@ public struct PlanFeed: BatchFeed {
     public private(set) var items: [Planning.Item] = []
     private var decided: Set<String> = []
     private var cursor = 0
+    /// Without a live read: the positions of `toPlan` in config order, the only backends `next()` visits (a change
+    /// to one backend of 500 costs one backend's work, not a walk over all of them).
+    private let order: [Int]?
 
+    /// `position`: each backend's index in `backends`, when the caller keeps it (computed here otherwise).
     public init(
         backends: [BackendConfig], toPlan: Set<String>, tables: [String: BackendSlots], live: [String: [String: LiveServer]],
         snapshots: [String: [Instance]], sessions: [String: [String: Int]], holds: [String: GuardHold],
-        suspect: [String: String], now: Double, liveRead: LiveRead? = nil
+        suspect: [String: String], now: Double, liveRead: LiveRead? = nil, position: [String: Int]? = nil
     ) {
         self.backends = backends
-        var position: [String: Int] = [:]
-        for (i, b) in backends.enumerated() { position[b.name] = i }
+        let position = position ?? Self.positions(backends)
         self.position = position
+        order = liveRead == nil ? toPlan.compactMap { position[$0] }.sorted() : nil
         self.toPlan = toPlan
         self.tables = tables
         self.live = liveRead == nil ? live : [:]
@@ -93,7 +97,20 @@ public struct PlanFeed: BatchFeed {
         return needsPlanning(backend) ? plan(i) : []
     }
 
+    /// Each backend's index in config order.
+    public static func positions(_ backends: [BackendConfig]) -> [String: Int] {
+        var position: [String: Int] = [:]
+        position.reserveCapacity(backends.count)
+        for (i, b) in backends.enumerated() { position[b.name] = i }
+        return position
+    }
+
     public mutating func next() -> [SlotAction]? {
+        if let order {
+            guard cursor < order.count else { return nil }
+            cursor += 1
+            return plan(order[cursor - 1])
+        }
         while cursor < backends.count {
             let i = cursor
             cursor += 1

@@ -17,7 +17,7 @@ extension ReconcileStep {
         }
         let toPlan = dirty
         if !readingLive, toPlan.isEmpty || live == nil {
-            if live != nil { sourcesApplied.formUnion(snapshots.keys) }
+            if live != nil, !readyDone { sourcesApplied.formUnion(snapshots.keys) }
             return finishCycle(now: now)
         }
         dirty = []
@@ -28,7 +28,7 @@ extension ReconcileStep {
         }
         let feed = PlanFeed(
             backends: config.backends, toPlan: toPlan, tables: tables, live: live ?? [:], snapshots: snapshots,
-            sessions: sessions, holds: holds, suspect: suspect, now: now.wall, liveRead: liveRead
+            sessions: sessions, holds: holds, suspect: suspect, now: now.wall, liveRead: liveRead, position: backendPosition
         )
         phase = .applying(readsLive: readingLive)
         return [.apply(ApplyBatch(feed: feed, readsLiveFirst: readingLive))]
@@ -65,7 +65,7 @@ extension ReconcileStep {
         let plans = result.feed.items.map(\.plan)
         let currentLive = result.feed.live
         // Snapshots that arrive while the batch runs are planned in the next one: readiness waits for them.
-        sourcesApplied.formUnion(result.feed.snapshots.keys)
+        if !readyDone { sourcesApplied.formUnion(result.feed.snapshots.keys) }
         metrics.count(.runtimeCommands, by: result.results.count)
         var failedBackends = Set<String>()
         var oldWorker = false

@@ -27,6 +27,8 @@ public struct ReconcileStep: Sendable {
     public internal(set) var config: BridgeConfig
     /// Backends fed by each source key, so a snapshot marks its backends without scanning every backend.
     var backendsBySource: [String: [String]] = [:]
+    /// Each backend's index in config order (a plan feed visits only the changed ones, in that order).
+    var backendPosition: [String: Int] = [:]
     var phase = Phase.idle
 
     /// Slot tables by backend; changed only through `setTable` and `setTables`, which keep `draining` in step.
@@ -81,6 +83,7 @@ public struct ReconcileStep: Sendable {
         self.metrics = metrics
         self.timers = Timers(started: startedAt)
         backendsBySource = Self.index(config)
+        backendPosition = PlanFeed.positions(config.backends)
         if let document {
             identity = document.haproxy
             let names = Set(config.backends.map(\.name))
@@ -173,6 +176,7 @@ public struct ReconcileStep: Sendable {
         pendingSince = pendingSince.filter { names.contains($0.key) }
         config = newConfig
         backendsBySource = Self.index(newConfig)
+        backendPosition = PlanFeed.positions(newConfig.backends)
         live = nil
         dirty = names
         return [.scheduleWake(at: nextWake(now: now))]

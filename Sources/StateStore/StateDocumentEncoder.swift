@@ -19,15 +19,20 @@ enum StateDocumentEncoder {
     /// re-encodes only the tables that changed (a table left alone keeps its slot array, and comparing it is O(1)).
     struct FragmentCache: Sendable {
         var entries: [String: (table: BackendSlots, bytes: [UInt8])] = [:]
+        /// The backend names of `entries` in key order: the same set next time (the usual case) is not sorted again.
+        var order: [String] = []
     }
 
     static func encode(_ doc: StateDocument, cache: inout FragmentCache) throws(NonFiniteNumber) -> [UInt8] {
+        let sameNames = cache.order.count == doc.backends.count && cache.order.allSatisfy { doc.backends[$0] != nil }
+        if !sameNames {
+            cache.order = sortedKeys(doc.backends.keys)
+            cache.entries = cache.entries.filter { doc.backends[$0.key] != nil }
+        }
         var fragments: [[UInt8]] = []
         fragments.reserveCapacity(doc.backends.count)
-        var next: [String: (table: BackendSlots, bytes: [UInt8])] = [:]
-        next.reserveCapacity(doc.backends.count)
         var size = 0
-        for name in sortedKeys(doc.backends.keys) {
+        for name in cache.order {
             guard let table = doc.backends[name] else { continue }
             let bytes: [UInt8]
             if let hit = cache.entries[name], hit.table == table {
@@ -39,12 +44,11 @@ enum StateDocumentEncoder {
                 f.byte(UInt8(ascii: ":"))
                 try f.table(table, path: "backends.\(name)")
                 bytes = f.out
+                cache.entries[name] = (table, bytes)
             }
-            next[name] = (table, bytes)
             fragments.append(bytes)
             size += bytes.count + 1
         }
-        cache.entries = next
 
         var w = Writer()
         w.out.reserveCapacity(256 + size)

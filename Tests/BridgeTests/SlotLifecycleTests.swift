@@ -75,6 +75,9 @@ final class SlotLifecycleTests: XCTestCase {
         let sentBefore = bridge.metrics?.total(.runtimeCommands) ?? 0
         try bridge.writeInstances(["web": [("web-1", ports[0], 200)]])
         try await eventually("weight 200") { try await bridge.servers("web")["slot1"]?.userWeight == 200 }
+        // Commands are counted once the batch's answers are taken, a moment after HAProxy applied them.
+        try await eventually("the batch counted") { (bridge.metrics?.total(.runtimeCommands) ?? 0) > sentBefore }
+        try await Task.sleep(for: .milliseconds(50))
         let sentAfter = bridge.metrics?.total(.runtimeCommands) ?? 0
         XCTAssertEqual(sentAfter - sentBefore, 1, "a weight change is one `set weight` command")
         let ready = try await bridge.ready("web")
