@@ -124,35 +124,18 @@ final class BatchStreamTests: XCTestCase {
     }
 
     func test_a_large_streamed_batch_over_two_connections_keeps_each_backends_order() async throws {
-        let backends = 40, slots = 10
-        let h = try await HAProxyInstance(backends: (0..<backends).map { .init(name: "be\($0)", slots: slots) }, withFrontends: false, extraGlobal: "    nbthread 2")
+        let h = try await OrderedActions.haproxy()
         haproxy = h
         let client = RuntimeClient(endpoint: h.endpoint, timeout: .seconds(5))
         defer { client.close() }
-        // Per server, each later action overrides an earlier one: only in-order execution ends at port 2xxx, drained.
-        let groups: [[SlotAction]] = (0..<backends).map { b in
-            (1...slots).flatMap { n -> [SlotAction] in
-                let server = "slot\(n)"
-                return [.setAddress(backend: "be\(b)", server: server, address: "10.0.\(b).\(n)", port: 1000 + n),
-                        .setState(backend: "be\(b)", server: server, state: .ready), .setWeight(backend: "be\(b)", server: server, weight: 7),
-                        .setState(backend: "be\(b)", server: server, state: .drain),
-                        .setAddress(backend: "be\(b)", server: server, address: "10.1.\(b).\(n)", port: 2000 + n)]
-            }
-        }
+        let groups = (0..<OrderedActions.backends).map(OrderedActions.actions(backend:))
         let done = await client.stream(Feed(groups: groups), readingLiveFirst: true)
         XCTAssertNil(done.failure)
         XCTAssertTrue(client.usesTwoConnections(forBatchOf: 2000), "the live read told the client HAProxy has two threads")
         XCTAssertEqual(client.connectionsOfLastBatch, 2, "past parallelThreshold actions a second connection joins")
         XCTAssertEqual(done.results.map(\.action), groups.flatMap { $0 })
         XCTAssertTrue(done.results.allSatisfy { $0.status == .applied })
-        let rows = try await client.showServersState()
-        for b in 0..<backends {
-            for n in 1...slots {
-                let row = try XCTUnwrap(rows.first { $0.backend == "be\(b)" && $0.server == "slot\(n)" })
-                XCTAssertEqual("\(row.address):\(row.port)", "10.1.\(b).\(n):\(2000 + n)", "be\(b)/slot\(n)")
-                XCTAssertEqual(row.adminState & 0x08, 0x08, "be\(b)/slot\(n) ends drained")
-            }
-        }
+        try OrderedActions.assertRanInOrder(try await client.showServersState())
     }
 
     func test_a_refused_live_read_sends_nothing() async throws {
