@@ -47,6 +47,14 @@ enum Propagation {
         }
     }
 
+    /// Where the reconciler's part went: leg medians always, the slowest batches leg by leg with `BENCH_DEBUG`.
+    static func printTimelines(_ bridge: InProcessBridge, from: Int, label: String) {
+        print("  \(label): reconciler legs, median: \(bridge.timelineMedians(from: from))")
+        if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
+            print("  DEBUG \(label): slowest batches:\n      \(bridge.slowestTimelines(from: from))")
+        }
+    }
+
     static func backendJSON(provider: String, more: [String] = []) -> String {
         let web = #"{ "name": "web", "slots": 10, "port": 8080, "server_options": "", "drain_timeout": "1s", "sources": [{ "provider": "\#(provider)", "service": "web" }] }"#
         return """
@@ -88,7 +96,7 @@ enum Propagation {
             try await eventually("the first sync of \(others * 20 + 1) instances", timeout: .seconds(60), every: .milliseconds(5)) { bridge.firstSync.withLock { $0 } != nil }
             try await Task.sleep(for: .milliseconds(300))
         }
-        let before = bridge.applyLatencies().count
+        let before = bridge.applyLatencies().count, timelinesBefore = bridge.timelines.withLock { $0.count }
         var totals: [Double] = []
         for i in 0..<changes {
             expected.step(i)
@@ -103,6 +111,7 @@ enum Propagation {
         let applied = bridge.applyLatencies().dropFirst(before).map { $0 * 1000 }
         await bridge.cleanup()
         let s = Summary(totals), r = Summary(Array(applied))
+        printTimelines(bridge, from: timelinesBefore, label: others > 0 ? "file, \(others + 1) backends" : "file")
         if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
             let worst = applied.enumerated().sorted { $0.element > $1.element }.prefix(8)
             print("  DEBUG \(others + 1) backends: worst reconciler change→ack (change #: ms): \(worst.map { "\($0.offset): \(String(format: "%.2f", $0.element))" }.joined(separator: ", "))")
@@ -147,7 +156,7 @@ enum Propagation {
         let poller = RuntimeClient(endpoint: haproxy.endpoint, timeout: .seconds(2))
         defer { poller.close() }
         _ = try await waitVisible(poller, start: .now, expected, a: a, b: b)
-        let before = bridge.applyLatencies().count
+        let before = bridge.applyLatencies().count, timelinesBefore = bridge.timelines.withLock { $0.count }
         var totals: [Double] = [], afterAnswer: [Double] = [], controls: [Double] = []
         for i in 0..<changes {
             try await Task.sleep(for: .milliseconds(110))
@@ -170,6 +179,7 @@ enum Propagation {
         }
         let applied = bridge.applyLatencies().dropFirst(before).map { $0 * 1000 }
         await bridge.cleanup()
+        printTimelines(bridge, from: timelinesBefore, label: "consul")
         let s = Summary(totals), c = Summary(controls), r = Summary(Array(applied)), after = Summary(afterAnswer)
         print("  Consul fake, \(changes) changes (register/deregister/re-weight via the control API → visible):")
         report.add(bench, "consul: median change→visible", s.median, "ms", note: "from the control call's start; includes the fake's HTTP round trip")

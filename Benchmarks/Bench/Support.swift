@@ -131,6 +131,8 @@ final class InProcessBridge: @unchecked Sendable {
     let firstSync = Mutex<ContinuousClock.Instant?>(nil)
     /// Change-to-applied seconds of every batch, seen through the post-batch hook.
     let applied = Mutex<[Double]>([])
+    /// Each batch's timeline with its slowest change-to-applied, in seconds (batches that carried a change).
+    let timelines = Mutex<[(slowest: Double, timeline: BatchTimeline)]>([])
     private var cleanupID: Int?
 
     var configPath: String { dir.file("config.json") }
@@ -166,7 +168,10 @@ final class InProcessBridge: @unchecked Sendable {
         self.control = control
         var options = BridgeAssembly.Options.inProcess
         options.haproxy = { _, _ in control }
-        options.afterBatch = { [self] batch in self.applied.withLock { $0.append(contentsOf: batch.changeToApplied) } }
+        options.afterBatch = { [self] batch in
+            self.applied.withLock { $0.append(contentsOf: batch.changeToApplied) }
+            if let t = batch.timeline, let slowest = batch.changeToApplied.max() { self.timelines.withLock { $0.append((slowest, t)) } }
+        }
         let assembly = BridgeAssembly(loaded: loaded, factories: factories, logger: logger, options: options)
         self.assembly = assembly
         await assembly.reconciler.onFirstSync { [self] in firstSync.withLock { $0 = .now } }
@@ -175,6 +180,25 @@ final class InProcessBridge: @unchecked Sendable {
 
     /// Change-to-applied latencies recorded so far, oldest first.
     func applyLatencies() -> [Double] { applied.withLock { $0 } }
+
+    /// The slowest batches since batch `from`, leg by leg in ms (`BENCH_DEBUG`): where a slow change waited.
+    func slowestTimelines(from: Int = 0, count: Int = 8) -> String {
+        let all = timelines.withLock { Array($0.dropFirst(from)) }
+        return all.sorted { $0.slowest > $1.slowest }.prefix(count).map { s in
+            let t = s.timeline
+            return String(format: "%.2f ms = to batch %.2f + to thread %.2f + on thread %.2f + back %.2f",
+                          s.slowest * 1000, t.toBatch * 1000, t.toThread * 1000, t.onThread * 1000, t.back * 1000)
+        }.joined(separator: "\n      ")
+    }
+
+    /// Medians of each leg over the batches since `from`, in ms.
+    func timelineMedians(from: Int = 0) -> String {
+        let all = timelines.withLock { Array($0.dropFirst(from)) }.map(\.timeline)
+        guard !all.isEmpty else { return "no timelines" }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] * 1000 }
+        return String(format: "to batch %.3f, to thread %.3f, on thread %.3f, back %.3f ms (%d batches)",
+                      median(all.map(\.toBatch)), median(all.map(\.toThread)), median(all.map(\.onThread)), median(all.map(\.back)), all.count)
+    }
 
     func stop() async {
         await assembly?.shutdown()

@@ -5,6 +5,8 @@ extension HAProxyControl {
     /// Runs a cycle's batch as one stream: planning and sending overlap, each result carries its action.
     public func apply(_ batch: ApplyBatch) async -> BatchResult {
         let done = await stream(batch.feed, readingLiveFirst: batch.readsLiveFirst)
-        return BatchResult(feed: done.feed, results: done.results, failure: done.failure.map { BridgeError($0) })
+        var result = BatchResult(feed: done.feed, results: done.results, failure: done.failure.map { BridgeError($0) })
+        result.ran = done.ran
+        return result
     }
 }

@@ -70,6 +70,8 @@ public struct BatchResult: Sendable {
     public var results: [ActionResult]
     /// The connection failed, or the live read was unreadable: which later actions took effect is unknown.
     public var failure: BridgeError?
+    /// When the runtime client's thread began and ended the batch, when it says (`BatchTimeline`).
+    public var ran: Range<ContinuousClock.Instant>?
 
     public init(feed: PlanFeed, results: [ActionResult], failure: BridgeError?) {
         self.feed = feed
@@ -88,6 +90,22 @@ public struct AppliedBatch: Sendable {
     /// Seconds from a snapshot change arriving to its commands being acknowledged, one per backend that had one.
     public var changeToApplied: [Double]
     public var commands: Int
+    /// Where the time of the batch's oldest change went (nil when it carried no change from a provider).
+    public var timeline: BatchTimeline?
+}
+
+/// One batch's way from its oldest change to the answers taken, in seconds per leg: for benches and for finding
+/// where a slow change waited (the reconcile loop, the hand-over to the runtime client's thread, the batch itself,
+/// or the way back).
+public struct BatchTimeline: Sendable {
+    /// The change arriving in the reconcile step → the batch handed to the runtime client.
+    public var toBatch: Double
+    /// → the runtime client's thread beginning it.
+    public var toThread: Double
+    /// The batch on that thread: planning, sending, every answer read.
+    public var onThread: Double
+    /// Its end → the reconcile step taking the answers.
+    public var back: Double
 }
 
 /// The two clocks a step reads: monotonic for timers, wall for what is persisted (slot `since`, drain deadlines).

@@ -31,6 +31,7 @@ extension ReconcileStep {
             sessions: sessions, holds: holds, suspect: suspect, now: now.wall, liveRead: liveRead, position: backendPosition
         )
         phase = .applying(readsLive: readingLive)
+        batchHandedAt = now.instant
         return [.apply(ApplyBatch(feed: feed, readsLiveFirst: readingLive))]
     }
 
@@ -90,6 +91,7 @@ extension ReconcileStep {
         var newLive = currentLive
         var latencies: [Double] = []
         var applied: [String: BackendSlots] = [:]
+        var oldest: ContinuousClock.Instant?
         let totalChanges = plans.reduce(0) { $0 + $1.changes.count }
         for plan in plans {
             setTable(plan.backend, plan.slots)
@@ -101,6 +103,7 @@ extension ReconcileStep {
                 let seconds = (now.instant - since).seconds
                 metrics.observeApplyLatency(seconds)
                 latencies.append(seconds)
+                oldest = min(oldest ?? since, since)
             }
         }
         var effects: [ReconcileEffect] = []
@@ -123,7 +126,12 @@ extension ReconcileStep {
             effects.append(.persist(document(writtenAt: now.wall)))
         }
         if result.commandCount > 0 {
-            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: result.commandCount)))
+            var timeline: BatchTimeline?
+            if let oldest, let handed = batchHandedAt, let ran = result.ran {
+                timeline = BatchTimeline(toBatch: (handed - oldest).seconds, toThread: (ran.lowerBound - handed).seconds,
+                                         onThread: (ran.upperBound - ran.lowerBound).seconds, back: (now.instant - ran.upperBound).seconds)
+            }
+            effects.append(.batchApplied(AppliedBatch(tables: applied, changeToApplied: latencies, commands: result.commandCount, timeline: timeline)))
         }
         return effects + finishCycle(now: now)
     }

@@ -47,6 +47,8 @@ public struct ReconcileStep: Sendable {
     /// When the first snapshot change since the last cycle arrived plus the coalesce delay.
     var coalesceUntil: ContinuousClock.Instant?
     var pendingSince: [String: ContinuousClock.Instant] = [:]
+    /// When the running batch was handed to the runtime client (`BatchTimeline`).
+    var batchHandedAt: ContinuousClock.Instant?
     public internal(set) var holds: [String: GuardHold] = [:]
     var holdsChanged = false
     /// Providers waiting to hear that instances take no traffic anywhere (the feedback path, e.g. lifecycle hooks).

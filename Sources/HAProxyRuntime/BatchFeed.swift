@@ -22,11 +22,14 @@ public struct StreamedBatch<Feed: BatchFeed>: Sendable {
     /// Why the batch stopped early: the connection failed, or the live read was unreadable. Actions after
     /// `results` may or may not have taken effect.
     public var failure: RuntimeError?
+    /// When the runtime client's thread began and ended the batch (nil from clients that do not stream).
+    public var ran: Range<ContinuousClock.Instant>?
 
-    public init(feed: Feed, results: [ActionResult], failure: RuntimeError?) {
+    public init(feed: Feed, results: [ActionResult], failure: RuntimeError?, ran: Range<ContinuousClock.Instant>? = nil) {
         self.feed = feed
         self.results = results
         self.failure = failure
+        self.ran = ran
     }
 }
 

@@ -19,6 +19,7 @@ extension RuntimeClient {
 
     /// Runs on lane 0's queue; lane 1's connection is borrowed from its queue for the batch.
     private func runStream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) -> StreamedBatch<Feed> {
+        let began = ContinuousClock.now
         if readingLiveFirst {
             lanes[0].holder.connection?.close()
             lanes[0].holder.connection = nil
@@ -32,7 +33,7 @@ extension RuntimeClient {
         let (results, failure, open) = streamer.run()
         lastBatchConnections.store(streamer.lanes.count, ordering: .relaxed)
         for lane in open { give(back: lane.connection, lane: lane.index) }
-        return StreamedBatch(feed: streamer.feed, results: results, failure: failure)
+        return StreamedBatch(feed: streamer.feed, results: results, failure: failure, ran: began..<ContinuousClock.now)
     }
 
     /// Lane `n`'s open connection (taken out of its holder for the batch), or a new one.

@@ -41,6 +41,21 @@ final class ReconcileStepTests: XCTestCase {
         XCTAssertEqual(d.metrics.total(.runtimeCommands), d.batches[0].commandCount)
     }
 
+    func test_a_batch_says_where_the_time_of_its_oldest_change_went() throws {
+        var d = try synced([8001])
+        d.batchLegs = (toThread: .microseconds(100), onThread: .microseconds(300), back: .microseconds(50))
+        let changed = d.now.instant
+        d.publish("web", [instance("i1", 8001), instance("i2", 8002)])
+        while d.applied.count < 2, d.now.instant < changed + .seconds(1) { d.runNextWake() }
+        let batch = try XCTUnwrap(d.applied.last)
+        let t = try XCTUnwrap(batch.timeline, "a batch that carried a change has a timeline")
+        XCTAssertEqual(t.toThread, 0.0001, accuracy: 1e-9)
+        XCTAssertEqual(t.onThread, 0.0003, accuracy: 1e-9)
+        XCTAssertEqual(t.back, 0.00005, accuracy: 1e-9)
+        XCTAssertEqual(t.toBatch + t.toThread + t.onThread + t.back, try XCTUnwrap(batch.changeToApplied.first), accuracy: 1e-9,
+                       "the legs add up to the change's change→applied")
+    }
+
     func test_readiness_waits_for_every_source_or_the_ready_grace() throws {
         var d = try StepDriver(config: config())
         d.runNextWake()

@@ -50,6 +50,8 @@ struct StepDriver {
     private(set) var applied: [AppliedBatch] = []
     /// Runs once while the next batch is in flight (before HAProxy's answers come back).
     var duringNextBatch: ((inout StepDriver) -> Void)?
+    /// How long an accepted batch takes on the manual clock, leg by leg, reported as the runtime client does (`ran`).
+    var batchLegs: (toThread: Duration, onThread: Duration, back: Duration)?
     /// Ids announced to providers by `.releaseTraffic`, one list per announcement.
     private(set) var released: [[String]] = []
 
@@ -140,7 +142,15 @@ struct StepDriver {
             for plan in plans {
                 haproxy.servers[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: haproxy.servers[plan.backend] ?? [:])
             }
-            return .batchResult(BatchResult(feed: feed, results: actions.map { ActionResult(action: $0, answer: "", status: .applied) }, failure: nil))
+            var result = BatchResult(feed: feed, results: actions.map { ActionResult(action: $0, answer: "", status: .applied) }, failure: nil)
+            if let legs = batchLegs {
+                advance(legs.toThread)
+                let began = instant
+                advance(legs.onThread)
+                result.ran = began..<instant
+                advance(legs.back)
+            }
+            return .batchResult(result)
         case .persist(let doc):
             persisted.append(doc)
         case .markReady:
