@@ -45,24 +45,9 @@ extension RuntimeConnection {
 
     /// Cuts the next complete answer off the front of the buffer, if one has arrived.
     func takeAnswer() -> String? {
-        let sep = Self.separator
-        let count = buffer.count
-        let found: (text: String, end: Int)? = buffer.withUnsafeBufferPointer { b in
-            var i = 0
-            while i + 2 < count {
-                if b[i] == sep[0] && b[i + 1] == sep[1] && b[i + 2] == sep[2] {
-                    var end = i
-                    if end > 0 && b[end - 1] == 0x0A { end -= 1 }
-                    return (String(decoding: UnsafeBufferPointer(rebasing: b[0..<end]), as: UTF8.self), i + 3)
-                }
-                i += 1
-            }
-            return nil
-        }
-        guard let found else { return nil }
-        buffer.removeFirst(found.end)
-        scanFrom = 0
-        return found.text
+        var answers: [String] = []
+        extractAnswers(into: &answers, limit: 1)
+        return answers.first
     }
 
     /// Hands every complete line of the answer being received to `line` and drops it from the buffer; returns true

@@ -118,19 +118,21 @@ final class RuntimeConnection {
         return RuntimeError(kind: kind, message: message, completed: completed)
     }
 
-    /// Cuts complete answers (text up to "\n> ") off the front of the buffer.
-    func extractAnswers(into answers: inout [String]) {
+    /// Cuts complete answers (text up to "\n> ") off the front of the buffer, at most `limit` of them.
+    func extractAnswers(into answers: inout [String], limit: Int = .max) {
         var start = 0
         var i = max(0, scanFrom)
+        var taken = 0
         let sep = Self.separator
         let count = buffer.count
         buffer.withUnsafeBufferPointer { b in
-            while i + 2 < count {
+            while i + 2 < count, taken < limit {
                 if b[i] == sep[0] && b[i + 1] == sep[1] && b[i + 2] == sep[2] {
                     // The answer is start..<i; a non-empty answer ends with its own newline, which is part of the separator region.
                     var end = i
                     if end > start && b[end - 1] == 0x0A { end -= 1 }
                     answers.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self))
+                    taken += 1
                     start = i + 3
                     i = start
                 } else {
@@ -139,7 +141,8 @@ final class RuntimeConnection {
             }
         }
         if start > 0 { buffer.removeFirst(start) }
-        scanFrom = max(0, buffer.count - 2)
+        // Where the next scan starts: bytes before it hold no separator (all of the rest when stopped at `limit`).
+        scanFrom = max(0, min(i, count - 2) - start)
     }
 
     static func connect(_ endpoint: RuntimeEndpoint, timeoutMs: Int32) throws(RuntimeError) -> Int32 {
