@@ -248,6 +248,11 @@ public final class HTTPBackends: @unchecked Sendable {
             children.append(child)
             ports.append(port)
         }
+        try await Self.waitAnswering(ports)
+    }
+
+    /// Waits until every port answers an HTTP request.
+    static func waitAnswering(_ ports: [Int]) async throws {
         for port in ports {
             try await eventually("backend on port \(port)", timeout: .seconds(10), every: .milliseconds(20)) {
                 (try? await httpGet("http://127.0.0.1:\(port)/", timeout: 1)) != nil
@@ -280,11 +285,7 @@ public final class FixedAnswerBackends: @unchecked Sendable {
         }
         self.ports = ports
         haproxy = try await HAProxyInstance(backends: [], backendsConfig: cfg, withFrontends: false)
-        for port in ports {
-            try await eventually("backend on port \(port)", timeout: .seconds(10), every: .milliseconds(20)) {
-                (try? await httpGet("http://127.0.0.1:\(port)/", timeout: 1)) != nil
-            }
-        }
+        try await HTTPBackends.waitAnswering(ports)
     }
 
     public func stop() { haproxy.cleanup() }
