@@ -23,8 +23,7 @@ extension ReconcileStep {
         dirty = []
         var liveRead: PlanFeed.LiveRead?
         if readingLive {
-            let required = awaitingWorker.flatMap { now.instant < $0.until ? $0.pid : nil }
-            liveRead = PlanFeed.LiveRead(identity: identity, expected: live, requiredPID: required)
+            liveRead = PlanFeed.LiveRead(identity: identity, expected: live, requiredPID: requiredWorker(now: now))
         }
         let feed = PlanFeed(
             backends: config.backends, toPlan: toPlan, tables: tables, live: live ?? [:], snapshots: snapshots,
@@ -42,12 +41,11 @@ extension ReconcileStep {
         dirty.formUnion(feed.unplanned)
         for item in feed.items { report(item) }
         if readsLive {
-            if feed.refusedWorker {
-                // The old worker still answered: ask the new one again in a moment, over a new connection.
-                retryAt = now.instant + .milliseconds(5)
-                return [.closeConnection, .scheduleWake(at: retryAt)]
+            if feed.refusedWorker { return retryForNewWorker(now: now) }
+            if result.failure == nil, let info = feed.info {
+                absorbIdentity(info, now: now)
+                for backend in config.backends where feed.live[backend.name] == nil { reportMissing(backend: backend.name) }
             }
-            if result.failure == nil, let info = feed.info { absorbIdentity(info, live: feed.live, now: now) }
         }
         if let failure = result.failure {
             metrics.count(.runtimeCommands, by: result.results.count)

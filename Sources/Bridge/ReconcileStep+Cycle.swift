@@ -53,20 +53,37 @@ extension ReconcileStep {
         return readSessionsIfDue(now: now)
     }
 
-    /// A batch's live read came with `show info`: a restart or reload is noticed and the new identity recorded.
-    mutating func absorbIdentity(_ info: HAProxyInfo, live read: [String: [String: LiveServer]], now: ReconcileNow) {
+    /// The `show info` of a live read (separate or a batch's first part): a restart or reload is noticed (counted,
+    /// logged) and the identity recorded; the read counts as the resync and the pid check. Returns whether it is the
+    /// process the step knew.
+    @discardableResult
+    mutating func absorbIdentity(_ info: HAProxyInfo, now: ReconcileNow) -> Bool {
         awaitingWorker = nil
         let newIdentity = HAProxyIdentity(pid: info.pid, startTimeSec: info.startTimeSec)
-        if let old = identity, old != newIdentity {
+        let sameProcess = identity == newIdentity
+        if let old = identity, !sameProcess {
             metrics.count(.haproxyRestarts)
             logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
         }
         identity = newIdentity
-        for backend in config.backends where read[backend.name] == nil {
-            logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
-        }
         timers.lastResync = now.instant
         timers.lastRestartCheck = now.instant
+        return sameProcess
+    }
+
+    /// The worker a noticed reload started, while the step still waits for it to own the socket.
+    func requiredWorker(now: ReconcileNow) -> Int? {
+        awaitingWorker.flatMap { now.instant < $0.until ? $0.pid : nil }
+    }
+
+    /// A live read reached the worker a reload replaced: ask the new one again in a moment, over a new connection.
+    mutating func retryForNewWorker(now: ReconcileNow) -> [ReconcileEffect] {
+        retryAt = now.instant + .milliseconds(5)
+        return [.closeConnection, .scheduleWake(at: retryAt)]
+    }
+
+    func reportMissing(backend: String) {
+        logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend)"])
     }
 
     mutating func liveRead(_ result: Result<LiveState, BridgeError>, now: ReconcileNow) -> [ReconcileEffect] {
@@ -76,14 +93,8 @@ extension ReconcileStep {
         case .failure(let error):
             return fail("reading live state", error, now: now)
         case .success(let state):
-            if let w = awaitingWorker, state.info.pid != w.pid, now.instant < w.until {
-                retryAt = now.instant + .milliseconds(5)
-                return [.closeConnection, .scheduleWake(at: retryAt)]
-            }
-            awaitingWorker = nil
+            if let pid = requiredWorker(now: now), state.info.pid != pid { return retryForNewWorker(now: now) }
             absorbLive(state, now: now)
-            timers.lastResync = now.instant
-            timers.lastRestartCheck = now.instant
             return readSessionsIfDue(now: now)
         }
     }
@@ -138,23 +149,14 @@ extension ReconcileStep {
     }
 
     mutating func absorbLive(_ state: LiveState, now: ReconcileNow) {
-        let newIdentity = HAProxyIdentity(pid: state.info.pid, startTimeSec: state.info.startTimeSec)
-        if let old = identity, old != newIdentity {
-            metrics.count(.haproxyRestarts)
-            logger.warning("HAProxy restarted or reloaded; re-applying every slot", metadata: ["old_pid": "\(old.pid)", "pid": "\(newIdentity.pid)"])
-        }
-        let sameProcess = identity == newIdentity
-        // Recorded with the table after the re-apply batch; writing it now would compete with that batch for CPU.
-        if !sameProcess { identity = newIdentity }
+        let sameProcess = absorbIdentity(state.info, now: now)
         // What HAProxy should have if nothing drifted: a periodic re-read that matches it needs no planning, which
         // keeps an idle bridge with thousands of servers cheap.
         let expected = sameProcess ? live : nil
         for backend in config.backends {
             let liveServers = state.backends[backend.name] ?? [:]
             if let expected, tables[backend.name] != nil, let wanted = expected[backend.name], wanted == liveServers { continue }
-            if state.backends[backend.name] == nil {
-                logger.error("backend not found in HAProxy; add it to haproxy.cfg (see `discovery-bridge render`)", metadata: ["backend": "\(backend.name)"])
-            }
+            if state.backends[backend.name] == nil { reportMissing(backend: backend.name) }
             setTable(backend.name, TableAdoption.merge(config: backend, table: tables[backend.name], live: liveServers, now: now.wall))
             dirty.insert(backend.name)
         }
