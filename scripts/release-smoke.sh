@@ -45,7 +45,7 @@ fi
 
 moto_port=$(free_port)
 moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 & pids+=($!)
-wait_for 30 "moto_server" python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)"
+wait_for 30 "moto_server" python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" 2>/dev/null
 python3 "$root/Tests/Fakes/ec2_seed.py" "http://127.0.0.1:$moto_port" \
     '[{"op": "run", "region": "us-east-1", "reservations": 60, "count": 10, "tags": {"HAProxy:Service:Name": "api", "HAProxy:Service:Port": "8081"}}]' > /dev/null
 

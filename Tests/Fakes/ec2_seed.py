@@ -4,7 +4,10 @@
 Usage: ec2_seed.py ENDPOINT 'JSON list of operations'
 Operations (each prints its result as one JSON line on stdout):
   {"op": "run", "region": R, "reservations": 1, "count": 1, "tags": {...}, "private_ip": "127.0.0.1"}
-      -> {"ids": [...]}  (one run_instances call per reservation, `count` instances each)
+      -> {"ids": [...]}  (one run_instances call per reservation, `count` instances each). moto draws each
+      private IP at random from 10.0.0.0/8, so 600 instances share one about once in a hundred runs; a run
+      replaces any instance whose private IP another live instance of the region already has, as AWS would
+      never hand out the same address twice in one VPC.
   {"op": "stop"|"terminate", "region": R, "ids": [...]}
   {"op": "tag", "region": R, "ids": [...], "tags": {...}}
   {"op": "describe", "region": R, "ids": [...]} -> {"instances": [{id, state, private_ip, public_ip}]}
@@ -21,6 +24,17 @@ def client(endpoint, region):
                         aws_access_key_id="AKIDSEED", aws_secret_access_key="seedsecret")
 
 
+def live_private_ips(ec2):
+    ips = set()
+    for page in ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]):
+        for res in page["Reservations"]:
+            for i in res["Instances"]:
+                if i.get("PrivateIpAddress"):
+                    ips.add(i["PrivateIpAddress"])
+    return ips
+
+
 def main():
     endpoint, ops = sys.argv[1], json.loads(sys.argv[2])
     for op in ops:
@@ -29,15 +43,31 @@ def main():
         if kind == "run":
             ids = []
             tags = [{"Key": k, "Value": v} for k, v in op.get("tags", {}).items()]
-            for _ in range(op.get("reservations", 1)):
-                args = dict(ImageId="ami-12c6146b", MinCount=op.get("count", 1), MaxCount=op.get("count", 1),
-                            InstanceType="t3.micro")
+            taken = set() if op.get("private_ip") else live_private_ips(ec2)
+
+            def launch(count):
+                args = dict(ImageId="ami-12c6146b", MinCount=count, MaxCount=count, InstanceType="t3.micro")
                 if tags:
                     args["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
                 if op.get("private_ip"):
                     args["PrivateIpAddress"] = op["private_ip"]
-                r = ec2.run_instances(**args)
-                ids += [i["InstanceId"] for i in r["Instances"]]
+                return ec2.run_instances(**args)["Instances"]
+
+            for _ in range(op.get("reservations", 1)):
+                pending = launch(op.get("count", 1))
+                while pending:
+                    clashes = []
+                    for i in pending:
+                        ip = i.get("PrivateIpAddress")
+                        if op.get("private_ip") or ip not in taken:
+                            taken.add(ip)
+                            ids.append(i["InstanceId"])
+                        else:
+                            clashes.append(i["InstanceId"])
+                    if not clashes:
+                        break
+                    ec2.terminate_instances(InstanceIds=clashes)
+                    pending = launch(len(clashes))
             print(json.dumps({"ids": ids}))
         elif kind == "stop":
             ec2.stop_instances(InstanceIds=op["ids"])
