@@ -96,27 +96,30 @@ final class RecordingControl: HAProxyControl {
 
     init(_ inner: RuntimeClient) { self.inner = inner }
 
-    func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
+    /// The reconciler runs on the real client's thread, as in the daemon.
+    var serialExecutor: UnownedSerialExecutor? { inner.executor }
+
+    nonisolated(nonsending) func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         executed.withLock { $0.append(contentsOf: actions) }
         let results = try await inner.apply(actions)
         answered.withLock { $0 = ($0.count + results.count, .now) }
         return results
     }
 
-    func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
+    nonisolated(nonsending) func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
         let done = await inner.stream(feed, readingLiveFirst: readingLiveFirst)
         executed.withLock { $0.append(contentsOf: done.results.map(\.action)) }
         answered.withLock { $0 = ($0.count + done.results.count, .now) }
         return done
     }
 
-    func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }
+    nonisolated(nonsending) func readLiveState() async throws(RuntimeError) -> LiveState { try await inner.readLiveState() }
 
-    func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
+    nonisolated(nonsending) func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
         try await inner.readSessions(backends: backends)
     }
 
-    func probeInfo() async throws(RuntimeError) -> HAProxyInfo { try await inner.probeInfo() }
+    nonisolated(nonsending) func probeInfo() async throws(RuntimeError) -> HAProxyInfo { try await inner.probeInfo() }
 
     func close() { inner.close() }
 }

@@ -1,26 +1,37 @@
 import HAProxyRuntime
 
 /// What the reconciler needs from HAProxy, in typed terms; `RuntimeClient` is the real one, tests may supply another.
+///
+/// The calls are `nonisolated(nonsending)`: they start on the caller's executor, which for the reconciler is the
+/// runtime client's own thread (`serialExecutor`), so a batch goes from the reconcile step to the socket and its
+/// answers back with no thread hand-off.
 public protocol HAProxyControl: Sendable {
+    /// The executor the reconciler should run on: the thread the calls do their socket work on (nil: its own thread).
+    var serialExecutor: UnownedSerialExecutor? { get }
     /// Sends a batch of actions; one result per action, each carrying its action.
-    func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult]
+    nonisolated(nonsending) func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult]
     /// Runs a streamed batch: each backend's actions are sent while the feed plans the next, every answer checked
     /// against its action (`RuntimeClient.stream`; the default reads, plans, then sends in one piece).
-    func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed>
+    nonisolated(nonsending) func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed>
     /// `show info` and `show servers state`, parsed, in one round trip.
-    func readLiveState() async throws(RuntimeError) -> LiveState
+    nonisolated(nonsending) func readLiveState() async throws(RuntimeError) -> LiveState
     /// Current sessions per server of each backend, in one round trip.
-    func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]]
+    nonisolated(nonsending) func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]]
     /// `show info` over a new connection: reaches the process that owns the socket now (after a reload).
-    func probeInfo() async throws(RuntimeError) -> HAProxyInfo
+    nonisolated(nonsending) func probeInfo() async throws(RuntimeError) -> HAProxyInfo
     func close()
 }
 
-extension RuntimeClient: HAProxyControl {}
+extension RuntimeClient: HAProxyControl {
+    public var serialExecutor: UnownedSerialExecutor? { executor }
+}
 
 extension HAProxyControl {
+    /// No thread of its own: the reconciler starts one.
+    public var serialExecutor: UnownedSerialExecutor? { nil }
+
     /// Reads live state if asked, runs the whole feed, then sends everything in one batch: no overlap, the same answers.
-    public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
+    nonisolated(nonsending) public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
         var feed = feed
         var state: LiveState?
         if readingLiveFirst {

@@ -4,8 +4,16 @@ import StateStore
 
 /// What the read-only endpoints, `status` and the tests see of the reconciler.
 extension Reconciler {
-    /// Everything `/metrics`, `/status`, `/healthz` and systemd's STATUS= line show, read in one hop.
-    public func view() -> ReconcilerView {
+    /// Everything `/metrics`, `/status`, `/healthz` and systemd's STATUS= line show, read in one hop; while the actor
+    /// is blocked on HAProxy (a batch or a read on the socket), the view it published just before, which is what it
+    /// holds until the call returns.
+    public nonisolated func view() async -> ReconcilerView {
+        if let parked = parkedView.withLock({ $0 }) { return parked }
+        return await currentView()
+    }
+
+    /// The view from the actor itself.
+    func currentView() -> ReconcilerView {
         ReconcilerView(
             config: step.config, tables: step.tables, holds: step.holds, unslotted: step.unslotted, discovered: step.discoveredCounts,
             lastSync: step.lastSync.map { Date(timeIntervalSince1970: $0) }, lastError: step.lastError,

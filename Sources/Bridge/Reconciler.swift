@@ -4,9 +4,17 @@ import HAProxyRuntime
 import Logging
 import ServiceLifecycle
 import StateStore
+import Synchronization
 
 /// Keeps HAProxy's slots in step with discovery: a thin actor that feeds events to a `ReconcileStep` and carries
 /// out the effects it returns (HAProxy reads and batches, state writes, readiness, wake-ups).
+///
+/// The actor runs on the runtime client's own thread (`HAProxyControl.serialExecutor`), not on Swift's cooperative
+/// pool: a batch is planned, sent and its answers taken on the thread that decided it, so a change meets no thread
+/// wake-up between reaching the reconcile step and HAProxy's answer (on a busy 2-core machine each wake-up could
+/// wait milliseconds for a core). A batch blocks the actor while it is on the socket; changes arriving meanwhile
+/// wait and leave together as the next batch, as they did before. `view()` is answered from a copy refreshed after
+/// every event, so `/metrics`, `/healthz` and `status` never wait for a batch, even one HAProxy is slow to answer.
 ///
 /// HAProxy unreachable, a command refused, a state file unwritable: each is logged, retried with backoff, and never
 /// loses the table. Graceful shutdown lets the batch in flight finish, then hands the final table to the persister.
@@ -21,6 +29,16 @@ public actor Reconciler: Service {
     public let metrics: BridgeMetrics
     let afterBatch: @Sendable (AppliedBatch) -> Void
     private let wakeup = Wakeup()
+    /// The thread the actor runs on when the HAProxy control brings none (test doubles).
+    private let ownThread: RuntimeThread?
+    private let serialExecutor: UnownedSerialExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { serialExecutor }
+    /// The view while the actor is blocked on HAProxy (`whileOnSocket`); nil otherwise, so the tables it shares are
+    /// not copied on the step's next change.
+    let parkedView = Mutex<ReconcilerView?>(nil)
+
+    /// Whether the reconciler is waiting for HAProxy right now: a batch on the socket, or a read of its state.
+    public nonisolated var isWaitingForHAProxy: Bool { parkedView.withLock { $0 != nil } }
     private(set) var step: ReconcileStep
     private var loaded = false
     private var readyCallbacks: [@Sendable () -> Void] = []
@@ -34,6 +52,14 @@ public actor Reconciler: Service {
     ) {
         self.managedConfig = managedConfig
         self.haproxy = haproxy
+        if let executor = haproxy.serialExecutor {
+            ownThread = nil
+            serialExecutor = executor
+        } else {
+            let thread = RuntimeThread(name: "db-reconcile")
+            ownThread = thread
+            serialExecutor = thread.executor
+        }
         self.store = store
         self.persister = persister
         self.logger = logger
@@ -132,20 +158,24 @@ public actor Reconciler: Service {
         while let effect = queue.popFirst() {
             switch effect {
             case .probeIdentity:
-                let answer = await probeIdentity()
+                let answer = await whileOnSocket { await probeIdentity() }
                 queue.append(contentsOf: step.handle(.identity(answer), now: now()))
             case .closeConnection:
                 haproxy.close()
             case .readLive:
                 let answer: Result<LiveState, BridgeError>
-                do { answer = .success(try await haproxy.readLiveState()) } catch { answer = .failure(BridgeError(error)) }
+                answer = await whileOnSocket {
+                    do throws(RuntimeError) { return .success(try await haproxy.readLiveState()) } catch { return .failure(BridgeError(error)) }
+                }
                 queue.append(contentsOf: step.handle(.liveState(answer), now: now()))
             case .readSessions(let backends):
                 let answer: Result<[String: [String: Int]], BridgeError>
-                do { answer = .success(try await haproxy.readSessions(backends: backends)) } catch { answer = .failure(BridgeError(error)) }
+                answer = await whileOnSocket {
+                    do throws(RuntimeError) { return .success(try await haproxy.readSessions(backends: backends)) } catch { return .failure(BridgeError(error)) }
+                }
                 queue.append(contentsOf: step.handle(.sessions(answer), now: now()))
             case .apply(let batch):
-                let result = await haproxy.apply(batch)
+                let result = await whileOnSocket { await haproxy.apply(batch) }
                 queue.append(contentsOf: step.handle(.batchResult(result), now: now()))
             case .persist(let document):
                 persister.submit(document)
@@ -168,6 +198,13 @@ public actor Reconciler: Service {
                 wakeup.signal()
             }
         }
+    }
+
+    /// Runs a call that may block the actor's thread on HAProxy, with the current view parked for `view()` meanwhile.
+    private func whileOnSocket<T>(_ call: () async -> T) async -> T {
+        parkedView.withLock { $0 = currentView() }
+        defer { parkedView.withLock { $0 = nil } }
+        return await call()
     }
 
     private func probeIdentity() async -> Result<HAProxyIdentity?, BridgeError> {

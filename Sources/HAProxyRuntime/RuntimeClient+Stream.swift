@@ -6,9 +6,10 @@ extension RuntimeClient {
     ///
     /// Nothing touches the socket when the feed produces no action and no live read is asked for. A large batch
     /// moves to two connections when HAProxy runs two or more threads (`RuntimeClient+Lanes.swift`).
-    public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
-        await withCheckedContinuation { continuation in
-            lanes[0].queue.async { [self] in
+    nonisolated(nonsending) public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
+        if lanes[0].isCurrent { return runStream(feed, readingLiveFirst: readingLiveFirst) }
+        return await withCheckedContinuation { continuation in
+            lanes[0].async { [self] in
                 continuation.resume(returning: runStream(feed, readingLiveFirst: readingLiveFirst))
             }
         }
@@ -17,7 +18,7 @@ extension RuntimeClient {
     /// How many connections the last streamed batch used (0 when it sent nothing).
     public var connectionsOfLastBatch: Int { lastBatchConnections.load(ordering: .relaxed) }
 
-    /// Runs on lane 0's queue; lane 1's connection is borrowed from its queue for the batch.
+    /// Runs on lane 0's thread; lane 1's connection is borrowed from its queue for the batch.
     private func runStream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) -> StreamedBatch<Feed> {
         let began = ContinuousClock.now
         if readingLiveFirst {

@@ -4,7 +4,7 @@ extension RuntimeClient {
     ///
     /// Throws only when the connection fails; `RuntimeError.completed` then counts the actions that were answered
     /// (those took effect, the rest are unknown).
-    public func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
+    nonisolated(nonsending) public func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         let lines = actions.map(\.line)
         let outcomes = usesTwoConnections(forBatchOf: actions.count)
             ? try await executeInLanes(lines, backends: actions.map(\.backend))
@@ -24,7 +24,7 @@ extension RuntimeClient {
     }
 
     /// Reads `show info` and `show servers state` in one round trip.
-    public func readLiveState() async throws(RuntimeError) -> LiveState {
+    nonisolated(nonsending) public func readLiveState() async throws(RuntimeError) -> LiveState {
         let answers = try await raw(["show info", "show servers state"])
         guard answers.count == 2 else { throw RuntimeError(kind: .unexpectedAnswer, message: "expected 2 answers, got \(answers.count)") }
         do {
@@ -37,7 +37,7 @@ extension RuntimeClient {
     }
 
     /// Current sessions per server for each backend (`show stat <backend> 4 -1`), in one round trip.
-    public func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
+    nonisolated(nonsending) public func readSessions(backends: [String]) async throws(RuntimeError) -> [String: [String: Int]] {
         guard !backends.isEmpty else { return [:] }
         let answers = try await raw(backends.map { "show stat \($0) 4 -1" })
         var result: [String: [String: Int]] = [:]
@@ -55,7 +55,7 @@ extension RuntimeClient {
     ///
     /// A new connection each time: after a master-worker reload the persistent one still reaches the old worker,
     /// which would answer with the old pid (and stay alive as long as we keep talking to it).
-    public func probeInfo() async throws(RuntimeError) -> HAProxyInfo {
+    nonisolated(nonsending) public func probeInfo() async throws(RuntimeError) -> HAProxyInfo {
         let answers = try await probe(["show info"])
         do {
             return try RuntimeParsers.info(answers.first ?? "")
@@ -65,7 +65,7 @@ extension RuntimeClient {
     }
 
     /// `show info`, parsed, over the persistent connection (also a cheap "is HAProxy answering?" check).
-    public func showInfo() async throws(RuntimeError) -> HAProxyInfo {
+    nonisolated(nonsending) public func showInfo() async throws(RuntimeError) -> HAProxyInfo {
         let answers = try await raw(["show info"])
         do {
             return try RuntimeParsers.info(answers.first ?? "")
@@ -75,7 +75,7 @@ extension RuntimeClient {
     }
 
     /// `show servers state [backend]`, parsed.
-    public func showServersState(backend: String? = nil) async throws(RuntimeError) -> [ServerStateRow] {
+    nonisolated(nonsending) public func showServersState(backend: String? = nil) async throws(RuntimeError) -> [ServerStateRow] {
         let answers = try await raw([backend.map { "show servers state \($0)" } ?? "show servers state"])
         do {
             return try RuntimeParsers.serversState(answers.first ?? "")
@@ -85,7 +85,7 @@ extension RuntimeClient {
     }
 
     /// Current sessions per server of `backend`.
-    public func showSessions(backend: String) async throws(RuntimeError) -> [String: Int] {
+    nonisolated(nonsending) public func showSessions(backend: String) async throws(RuntimeError) -> [String: Int] {
         try await readSessions(backends: [backend])[backend] ?? [:]
     }
 }

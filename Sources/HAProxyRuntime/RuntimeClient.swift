@@ -5,16 +5,20 @@ import Synchronization
 /// A Runtime API client that keeps an interactive connection open and pipelines every batch over it (a large batch
 /// over two, whole backends on each, when HAProxy runs two or more threads: `RuntimeClient+Lanes.swift`).
 ///
-/// Calls are serialised on a private queue, so socket waits never block Swift's cooperative threads. A connection
+/// Calls are serialised on the client's own thread (`RuntimeThread`), so socket waits never block Swift's cooperative
+/// threads; an actor that uses that thread as its executor (`executor`, the reconciler) runs its calls inline, with
+/// no thread hand-off between deciding a batch, sending it and taking its answers. A connection
 /// HAProxy closed while idle (its `stats timeout`) is replaced transparently; a batch that fails midway reports how
 /// many commands were answered, because those took effect and the rest are unknown.
 public final class RuntimeClient: Sendable {
     public let endpoint: RuntimeEndpoint
     public let timeout: Duration
     let logger: Logger
-    /// One serial queue and connection per lane; lane 0 carries everything but the second half of large batches.
-    let lanes = [Lane(label: "discovery-bridge.haproxy-runtime"), Lane(label: "discovery-bridge.haproxy-runtime.2")]
-    private var queue: DispatchQueue { lanes[0].queue }
+    /// One serial thread or queue and connection per lane; lane 0 (its own thread) carries everything but the second
+    /// half of large batches, lane 1 is a dispatch queue.
+    let lanes: [Lane]
+    /// Lane 0's thread.
+    private let thread = RuntimeThread(name: "db-runtime")
     /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
     let haproxyThreads = Atomic<Int>(1)
     let maxConnections: Int
@@ -25,26 +29,32 @@ public final class RuntimeClient: Sendable {
     /// - Parameter timeout: the longest HAProxy may go without progress (connect, or the next answer) before the call fails.
     /// - Parameter connections: how many connections a large batch may use at once (1 or 2; see `RuntimeClient+Lanes`).
     public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(2), connections: Int = 2, logger: Logger = Logger(label: "haproxy-runtime")) {
+        lanes = [Lane(thread: thread), Lane(label: "discovery-bridge.haproxy-runtime.2")]
         self.maxConnections = min(max(connections, 1), 2)
         self.endpoint = endpoint
         self.timeout = timeout
         self.logger = logger
     }
 
+    /// Lane 0's thread as a serial executor: an actor using it (`nonisolated var unownedExecutor`) calls this client
+    /// without a thread hand-off, its calls run inline on the thread (blocking it, which is what the thread is for).
+    public var executor: UnownedSerialExecutor { thread.executor }
+
     /// Sends `lines` and returns HAProxy's raw answer to each, in order.
-    public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
+    nonisolated(nonsending) public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {
         try await raw(lines, lane: 0)
     }
 
     /// `raw` over one lane's connection (HAProxy runs one connection's commands in order).
-    func raw(_ lines: [String], lane index: Int) async throws(RuntimeError) -> [String] {
+    nonisolated(nonsending) func raw(_ lines: [String], lane index: Int) async throws(RuntimeError) -> [String] {
         if lines.isEmpty { return [] }
         for line in lines {
             if let problem = Self.lineProblem(line) { throw RuntimeError(kind: .protocolViolation, message: "refusing to send \"\(line.prefix(80))\": \(problem)") }
         }
         let lane = lanes[index]
+        if lane.isCurrent { return try perform(lines, holder: lane.holder).get() }
         let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
-            lane.queue.async { [self] in
+            lane.async { [self] in
                 continuation.resume(returning: perform(lines, holder: lane.holder))
             }
         }
@@ -55,29 +65,31 @@ public final class RuntimeClient: Sendable {
     ///
     /// After an HAProxy reload in master-worker mode, an open connection still talks to the old worker (which stays
     /// alive while the connection does); only a new connection reaches the new worker. Use this to detect reloads.
-    public func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
+    nonisolated(nonsending) public func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
         if lines.isEmpty { return [] }
-        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
-            queue.async { [endpoint, timeout] in
-                do throws(RuntimeError) {
-                    let connection = try RuntimeConnection(endpoint: endpoint, timeout: timeout)
-                    defer { connection.close() }
-                    continuation.resume(returning: .success(try connection.exchange(lines)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
+        let exchange = { @Sendable [endpoint, timeout] () -> Result<[String], RuntimeError> in
+            do throws(RuntimeError) {
+                let connection = try RuntimeConnection(endpoint: endpoint, timeout: timeout)
+                defer { connection.close() }
+                return .success(try connection.exchange(lines))
+            } catch {
+                return .failure(error)
             }
+        }
+        if lanes[0].isCurrent { return try exchange().get() }
+        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
+            lanes[0].async { continuation.resume(returning: exchange()) }
         }
         return try result.get()
     }
 
     /// Sends `lines` and checks each answer; a line unsafe to send (newline, `;`) is reported as failed and not sent.
-    public func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
+    nonisolated(nonsending) public func execute(_ lines: [String]) async throws(RuntimeError) -> [CommandOutcome] {
         try await execute(lines, lane: 0)
     }
 
     /// `execute` over one lane's connection.
-    func execute(_ lines: [String], lane: Int) async throws(RuntimeError) -> [CommandOutcome] {
+    nonisolated(nonsending) func execute(_ lines: [String], lane: Int) async throws(RuntimeError) -> [CommandOutcome] {
         var outcomes = [CommandOutcome?](repeating: nil, count: lines.count)
         var toSend: [String] = []
         var positions: [Int] = []
@@ -109,7 +121,7 @@ public final class RuntimeClient: Sendable {
     /// Closes the connection; a later call opens a new one (to whichever HAProxy process owns the socket now).
     public func close() {
         for lane in lanes {
-            lane.queue.async { [holder = lane.holder] in
+            lane.async { [holder = lane.holder] in
                 holder.connection?.close()
                 holder.connection = nil
             }
@@ -166,10 +178,29 @@ final class ConnectionHolder: @unchecked Sendable {
     var connection: RuntimeConnection?
 }
 
-/// A serial queue and the connection it owns.
+/// A serial thread or queue and the connection it owns.
 struct Lane: Sendable {
+    /// Lane 0's own thread; nil for a lane that runs on `queue`.
+    let thread: RuntimeThread?
+    /// The serial queue of a lane without a thread of its own (lane 1: borrowed from lane 0's thread with `sync`).
     let queue: DispatchQueue
     let holder = ConnectionHolder()
 
-    init(label: String) { queue = DispatchQueue(label: label) }
+    init(label: String) {
+        thread = nil
+        queue = DispatchQueue(label: label)
+    }
+
+    init(thread: RuntimeThread) {
+        self.thread = thread
+        queue = DispatchQueue(label: "discovery-bridge.haproxy-runtime")
+    }
+
+    /// True when called on this lane's thread (never for a queue lane).
+    var isCurrent: Bool { thread?.isCurrent ?? false }
+
+    /// Runs `work` on the lane, after what is already queued there.
+    func async(_ work: @escaping @Sendable () -> Void) {
+        if let thread { thread.async(work) } else { queue.async(execute: work) }
+    }
 }

@@ -70,10 +70,13 @@ final class ReloadRig: @unchecked Sendable {
     func waitApplied(_ instances: [String: (port: Int, weight: Int)], timeout: Duration = .seconds(10)) async throws {
         let want = Set(instances.values.map { "127.0.0.1:\($0.port) w\($0.weight)" })
         try await eventually("HAProxy serving \(want.sorted())", timeout: timeout, every: .milliseconds(10)) {
-            let rows = try await self.servers().values
-            let ready = Set(rows.filter { AdminState(adminBits: $0.adminState) == .ready }.map { "\($0.address):\($0.port) w\($0.userWeight)" })
-            let table = await self.harness.reconciler?.slotTables()["web"]?.slots.filter { $0.state == .active }.count
-            return ready == want && table == instances.count
+            let rows = try await self.servers()
+            let ready = Set(rows.values.filter { AdminState(adminBits: $0.adminState) == .ready }.map { "\($0.address):\($0.port) w\($0.userWeight)" })
+            // The table too: HAProxy can show the wanted servers before the bridge applied them (a reload from a file a
+            // batch behind can bring back a removed instance's server when a new one reuses its port and weight).
+            let table = await self.harness.reconciler?.slotTables()["web"]?.slots ?? []
+            let active = Set(table.filter { $0.state == .active }.map { "\($0.endpoint ?? "-") w\($0.weight)" })
+            return ready == want && active == want && Self.mismatches(table, rows, fromFile: false).isEmpty
         }
     }
 

@@ -65,6 +65,29 @@ final class SlotLifecycleTests: XCTestCase {
                      latencies.count, latencies[latencies.count / 2], latencies[latencies.count * 9 / 10], latencies.last ?? 0))
     }
 
+    func test_status_and_metrics_answer_while_a_batch_waits_for_a_frozen_haproxy() async throws {
+        let (bridge, ports) = try await setUpBridge()
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
+        try bridge.start()
+        try await eventually("first slot ready") { try await bridge.ready("web").count == 1 }
+        let reconciler = try XCTUnwrap(bridge.reconciler)
+        let pid = try XCTUnwrap(haproxy?.pid)
+        // HAProxy stops answering (SIGSTOP: its socket still accepts); the next change's batch waits on it.
+        kill(pid, SIGSTOP)
+        var frozen = true
+        defer { if frozen { kill(pid, SIGCONT) } }
+        try bridge.writeInstances(["web": [("web-1", ports[0], nil), ("web-2", ports[1], nil)]])
+        try await eventually("the batch waits for HAProxy") { reconciler.isWaitingForHAProxy }
+        let view = await reconciler.view()
+        XCTAssertTrue(reconciler.isWaitingForHAProxy, "the view came while a batch waited")
+        XCTAssertNil(view.lastError, "and before that batch timed out (timeout_ms 2000): it did not wait for HAProxy")
+        XCTAssertEqual(view.tables["web"]?.slots.filter { $0.instanceID != nil }.count, 1, "the table as it stands until HAProxy answers")
+        XCTAssertTrue(view.isReady)
+        kill(pid, SIGCONT)
+        frozen = false
+        try await eventually("the change applied once HAProxy answers", timeout: .seconds(10)) { try await bridge.ready("web").count == 2 }
+    }
+
     func test_a_weight_change_only_sets_the_weight() async throws {
         let (bridge, ports) = try await setUpBridge()
         try bridge.writeInstances(["web": [("web-1", ports[0], 10)]])
