@@ -8,17 +8,18 @@ extension Reconciler {
     /// is blocked on HAProxy (a batch or a read on the socket), the view it published just before, which is what it
     /// holds until the call returns.
     public nonisolated func view() async -> ReconcilerView {
-        if let parked = parkedView.withLock({ $0 }) { return parked }
+        if let parked = parkedView.withLock({ $0 }) { return parked.view }
         return await currentView()
     }
 
     /// The view from the actor itself.
-    func currentView() -> ReconcilerView {
-        ReconcilerView(
-            config: step.config, tables: step.tables, holds: step.holds, unslotted: step.unslotted, discovered: step.discoveredCounts,
-            lastSync: step.lastSync.map { Date(timeIntervalSince1970: $0) }, lastError: step.lastError,
-            hasSynced: step.firstSyncDone, isReady: step.readyDone
-        )
+    func currentView() -> ReconcilerView { viewParts().view }
+
+    /// What a view is made of, as references to the step's own storage: parking it costs a few retains, and the
+    /// per-source counts are only counted by a reader.
+    func viewParts() -> ViewParts {
+        ViewParts(config: step.config, tables: step.tables, holds: step.holds, unslotted: step.unslotted, snapshots: step.snapshots,
+                  lastSync: step.lastSync, lastError: step.lastError, hasSynced: step.firstSyncDone, isReady: step.readyDone)
     }
 
     public var config: BridgeConfig { step.config }
@@ -47,4 +48,24 @@ extension Reconciler {
 
     /// Whether the last state write failed (the bridge then serves from memory).
     public nonisolated var stateWriteFailing: Bool { persister.isFailing }
+}
+
+/// The step's state a `ReconcilerView` is built from (see `Reconciler.viewParts`).
+struct ViewParts: Sendable {
+    var config: BridgeConfig
+    var tables: [String: BackendSlots]
+    var holds: [String: GuardHold]
+    var unslotted: [String: [String]]
+    var snapshots: [String: [Instance]]
+    var lastSync: Double?
+    var lastError: String?
+    var hasSynced: Bool
+    var isReady: Bool
+
+    var view: ReconcilerView {
+        ReconcilerView(
+            config: config, tables: tables, holds: holds, unslotted: unslotted, discovered: snapshots.mapValues(\.count),
+            lastSync: lastSync.map { Date(timeIntervalSince1970: $0) }, lastError: lastError, hasSynced: hasSynced, isReady: isReady
+        )
+    }
 }

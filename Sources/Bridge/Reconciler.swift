@@ -35,7 +35,7 @@ public actor Reconciler: Service {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { serialExecutor }
     /// The view while the actor is blocked on HAProxy (`whileOnSocket`); nil otherwise, so the tables it shares are
     /// not copied on the step's next change.
-    let parkedView = Mutex<ReconcilerView?>(nil)
+    let parkedView = Mutex<ViewParts?>(nil)
 
     /// Whether the reconciler is waiting for HAProxy right now: a batch on the socket, or a read of its state.
     public nonisolated var isWaitingForHAProxy: Bool { parkedView.withLock { $0 != nil } }
@@ -202,7 +202,7 @@ public actor Reconciler: Service {
 
     /// Runs a call that may block the actor's thread on HAProxy, with the current view parked for `view()` meanwhile.
     private func whileOnSocket<T>(_ call: () async -> T) async -> T {
-        parkedView.withLock { $0 = currentView() }
+        parkedView.withLock { $0 = viewParts() }
         defer { parkedView.withLock { $0 = nil } }
         return await call()
     }
