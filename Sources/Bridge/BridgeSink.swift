@@ -11,6 +11,9 @@ public struct BridgeSink: ProviderSink {
         self.health = health
     }
 
+    /// The reconciler's thread: `publish` there enters the reconciler without a hand-off.
+    public var publishExecutor: (any TaskExecutor)? { reconciler.taskExecutor }
+
     public func publish(_ update: ProviderUpdate) async {
         health.recordSuccess(update.provider)
         await reconciler.ingest(update)

@@ -6,8 +6,8 @@ import HAProxyRuntime
 /// runtime client's own thread (`serialExecutor`), so a batch goes from the reconcile step to the socket and its
 /// answers back with no thread hand-off.
 public protocol HAProxyControl: Sendable {
-    /// The executor the reconciler should run on: the thread the calls do their socket work on (nil: its own thread).
-    var serialExecutor: UnownedSerialExecutor? { get }
+    /// The thread the reconciler should run on: the one the calls do their socket work on (nil: its own thread).
+    var runtimeThread: RuntimeThread? { get }
     /// Sends a batch of actions; one result per action, each carrying its action.
     nonisolated(nonsending) func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult]
     /// Runs a streamed batch: each backend's actions are sent while the feed plans the next, every answer checked
@@ -22,13 +22,11 @@ public protocol HAProxyControl: Sendable {
     func close()
 }
 
-extension RuntimeClient: HAProxyControl {
-    public var serialExecutor: UnownedSerialExecutor? { executor }
-}
+extension RuntimeClient: HAProxyControl {}
 
 extension HAProxyControl {
     /// No thread of its own: the reconciler starts one.
-    public var serialExecutor: UnownedSerialExecutor? { nil }
+    public var runtimeThread: RuntimeThread? { nil }
 
     /// Reads live state if asked, runs the whole feed, then sends everything in one batch: no overlap, the same answers.
     nonisolated(nonsending) public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {

@@ -29,10 +29,11 @@ public actor Reconciler: Service {
     public let metrics: BridgeMetrics
     let afterBatch: @Sendable (AppliedBatch) -> Void
     private let wakeup = Wakeup()
-    /// The thread the actor runs on when the HAProxy control brings none (test doubles).
-    private let ownThread: RuntimeThread?
-    private let serialExecutor: UnownedSerialExecutor
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { serialExecutor }
+    /// The thread the actor runs on: the runtime client's, or its own when the HAProxy control brings none (test doubles).
+    private let thread: RuntimeThread
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.executor }
+    /// The actor's thread as a task executor: a task preferring it enters the actor without a thread hand-off.
+    public nonisolated var taskExecutor: any TaskExecutor { thread.taskExecutor }
     /// The view while the actor is blocked on HAProxy (`whileOnSocket`); nil otherwise, so the tables it shares are
     /// not copied on the step's next change.
     let parkedView = Mutex<ViewParts?>(nil)
@@ -52,14 +53,7 @@ public actor Reconciler: Service {
     ) {
         self.managedConfig = managedConfig
         self.haproxy = haproxy
-        if let executor = haproxy.serialExecutor {
-            ownThread = nil
-            serialExecutor = executor
-        } else {
-            let thread = RuntimeThread(name: "db-reconcile")
-            ownThread = thread
-            serialExecutor = thread.executor
-        }
+        thread = haproxy.runtimeThread ?? RuntimeThread(name: "db-reconcile")
         self.store = store
         self.persister = persister
         self.logger = logger

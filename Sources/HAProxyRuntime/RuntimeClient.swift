@@ -17,7 +17,7 @@ public final class RuntimeClient: Sendable {
     /// One serial thread or queue and connection per lane; lane 0 (its own thread) carries everything but the second
     /// half of large batches, lane 1 is a dispatch queue.
     let lanes: [Lane]
-    /// Lane 0's thread.
+    /// Lane 0's thread: the reconciler's executor too (`executor`, `runtimeThread`).
     private let thread = RuntimeThread(name: "db-runtime")
     /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
     let haproxyThreads = Atomic<Int>(1)
@@ -39,6 +39,9 @@ public final class RuntimeClient: Sendable {
     /// Lane 0's thread as a serial executor: an actor using it (`nonisolated var unownedExecutor`) calls this client
     /// without a thread hand-off, its calls run inline on the thread (blocking it, which is what the thread is for).
     public var executor: UnownedSerialExecutor { thread.executor }
+
+    /// Lane 0's thread itself (also a task executor, for work that should meet such an actor without a hand-off).
+    public var runtimeThread: RuntimeThread { thread }
 
     /// Sends `lines` and returns HAProxy's raw answer to each, in order.
     nonisolated(nonsending) public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {

@@ -38,8 +38,12 @@ public final class RuntimeThread: Sendable {
     /// This thread as an actor's executor: `nonisolated var unownedExecutor` returns it.
     public var executor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }
 
+    /// This thread as a task executor (`Task(executorPreference:)`): nonisolated code of such a task runs here, so
+    /// it meets an actor that uses `executor` without a thread hand-off.
+    public var taskExecutor: any TaskExecutor { core }
+
     /// The state the thread shares with whoever gives it work; it outlives the `RuntimeThread` until the loop ends.
-    final class Core: SerialExecutor, @unchecked Sendable {
+    final class Core: SerialExecutor, TaskExecutor, @unchecked Sendable {
         // @unchecked: `state` is behind its mutex, `wake` is a semaphore, `thread` an atomic.
         enum Item {
             case work(@Sendable () -> Void)
@@ -60,6 +64,8 @@ public final class RuntimeThread: Sendable {
         func enqueue(_ job: consuming ExecutorJob) { submit(.job(UnownedJob(job))) }
 
         func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+
+        func asUnownedTaskExecutor() -> UnownedTaskExecutor { UnownedTaskExecutor(ordinary: self) }
 
         func isSameExclusiveExecutionContext(other: Core) -> Bool { other === self }
 
@@ -99,7 +105,8 @@ public final class RuntimeThread: Sendable {
         private func run(_ item: Item) {
             switch item {
             case .work(let work): work()
-            case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+            // Both roles: an actor's job is isolated to the thread, a task preferring it keeps it.
+            case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
             }
         }
 

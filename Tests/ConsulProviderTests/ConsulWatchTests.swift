@@ -27,7 +27,7 @@ final class ConsulWatchTests: XCTestCase {
     /// Builds the provider through the factory and runs it; returns the sink and the source key.
     @discardableResult
     func start(config: [String: JSONValue] = [:], service: String = "web", options: [String: JSONValue] = [:],
-               address: String? = nil) throws -> (CollectingSink, String) {
+               address: String? = nil, sink: CollectingSink = CollectingSink()) throws -> (CollectingSink, String) {
         var cfg: [String: JSONValue] = ["address": .string(address ?? fake.address), "wait": .string("1s"), "min_request_interval": .string("10ms")]
         cfg.merge(config) { _, b in b }
         let spec = SourceSpec(provider: "consul", service: service, options: options, path: "backends[0].sources[0]")
@@ -36,7 +36,6 @@ final class ConsulWatchTests: XCTestCase {
         let provider = try ConsulProviderFactory().makeProvider(
             config: .object(cfg), path: "providers.consul", sources: [spec],
             context: ProviderContext(environment: [:], logger: logger, configDirectory: ""))
-        let sink = CollectingSink()
         runTask = Task { try? await provider.run(sink: sink) }
         return (sink, spec.key)
     }
@@ -59,6 +58,17 @@ final class ConsulWatchTests: XCTestCase {
         XCTAssertEqual(i?.address, "10.0.0.1")
         XCTAssertEqual(i?.port, 8080)
         XCTAssertEqual(i?.tags, ["v1"])
+    }
+
+    func test_updates_are_published_on_the_executor_the_sink_names() async throws {
+        try startFake()
+        let (sink, key) = try start(sink: CollectingSink(executor: MarkedExecutor()))
+        await expectEventually { sink.ids(key) == [] }
+        try await fake.register("web", id: "web-1")
+        await expectEventually { sink.ids(key) == ["web-1@node1"] }
+        let seen = sink.publishedOnExecutor
+        XCTAssertGreaterThanOrEqual(seen.count, 2)
+        XCTAssertTrue(seen.allSatisfy { $0 }, "every publish ran on the sink's executor (the bridge: the reconciler's thread): \(seen)")
     }
 
     func test_deregistered_instance_disappears() async throws {

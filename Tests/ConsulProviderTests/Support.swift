@@ -7,6 +7,22 @@ import Synchronization
 import TestSupport
 import XCTest
 
+/// A task executor that knows when it is running the caller: one serial queue, marked.
+final class MarkedExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: a dispatch queue and its immutable key.
+    private let queue = DispatchQueue(label: "consul-test.publish")
+    private let key = DispatchSpecificKey<Bool>()
+
+    init() { queue.setSpecific(key: key, value: true) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == true }
+}
+
 /// Records everything a provider reports; readable synchronously from tests.
 final class CollectingSink: ProviderSink {
     struct Published: Sendable {
@@ -24,8 +40,17 @@ final class CollectingSink: ProviderSink {
         var shrunk: Set<String> = []
     }
     private let state = Mutex(State())
+    /// Where the sink asks its publishes to run (nil: anywhere), and whether each publish ran there.
+    let executor: MarkedExecutor?
+    private let onExecutor = Mutex<[Bool]>([])
+    var publishedOnExecutor: [Bool] { onExecutor.withLock { $0 } }
+
+    init(executor: MarkedExecutor? = nil) { self.executor = executor }
+
+    var publishExecutor: (any TaskExecutor)? { executor }
 
     func publish(_ update: ProviderUpdate) async {
+        if let executor { onExecutor.withLock { $0.append(executor.isCurrent) } }
         state.withLock { s in
             s.updates.append(Published(update: update, at: .now))
             for (k, v) in update.sources {

@@ -46,7 +46,9 @@ public struct ConsulProvider: DiscoveryProvider {
         let reporter = ConsulMetrics(client: client, budget: budget, sink: sink)
 
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
+            // On the sink's thread (the reconciler's, in the bridge): the answer's thread wakes it once, and
+            // `publish` enters the reconciler there.
+            group.addTask(executorPreference: sink.publishExecutor) {
                 for await update in stream { await sink.publish(update) }
             }
             group.addTask { await reporter.run() }
