@@ -97,7 +97,7 @@ final class RecordingControl: HAProxyControl {
     init(_ inner: RuntimeClient) { self.inner = inner }
 
     /// The reconciler runs on the real client's thread, as in the daemon.
-    var runtimeThread: RuntimeThread? { inner.runtimeThread }
+    var runtimeThread: RuntimeThread? { inner.laneThread }
 
     nonisolated(nonsending) func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
         executed.withLock { $0.append(contentsOf: actions) }

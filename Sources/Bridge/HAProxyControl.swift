@@ -22,7 +22,9 @@ public protocol HAProxyControl: Sendable {
     func close()
 }
 
-extension RuntimeClient: HAProxyControl {}
+extension RuntimeClient: HAProxyControl {
+    public var runtimeThread: RuntimeThread? { laneThread }
+}
 
 extension HAProxyControl {
     /// No thread of its own: the reconciler starts one.

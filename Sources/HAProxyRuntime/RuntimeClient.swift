@@ -41,7 +41,7 @@ public final class RuntimeClient: Sendable {
     public var executor: UnownedSerialExecutor { thread.executor }
 
     /// Lane 0's thread itself (also a task executor, for work that should meet such an actor without a hand-off).
-    public var runtimeThread: RuntimeThread { thread }
+    public var laneThread: RuntimeThread { thread }
 
     /// Sends `lines` and returns HAProxy's raw answer to each, in order.
     nonisolated(nonsending) public func raw(_ lines: [String]) async throws(RuntimeError) -> [String] {

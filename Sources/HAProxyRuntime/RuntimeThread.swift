@@ -16,10 +16,14 @@ import Glibc
 /// once its owner is gone and everything given to it has run.
 public final class RuntimeThread: Sendable {
     private let core: Core
+    /// The thread as a task executor: a separate object from the serial executor, so an actor's jobs run isolated to
+    /// the thread only, and a task that merely visited the actor does not stay on the thread afterwards.
+    private let tasks: TaskLane
 
     /// Starts the thread, named `name` (the first 15 bytes show in `top -H`).
     public init(name: String) {
         core = Core()
+        tasks = TaskLane(core: core)
         let core = self.core
         if !DetachedThread.start(name: name, { core.loop() }) {
             // No thread to be had: a serial dispatch queue takes its place, which keeps order and never loses work.
@@ -40,14 +44,15 @@ public final class RuntimeThread: Sendable {
 
     /// This thread as a task executor (`Task(executorPreference:)`): nonisolated code of such a task runs here, so
     /// it meets an actor that uses `executor` without a thread hand-off.
-    public var taskExecutor: any TaskExecutor { core }
+    public var taskExecutor: any TaskExecutor { tasks }
 
     /// The state the thread shares with whoever gives it work; it outlives the `RuntimeThread` until the loop ends.
-    final class Core: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    final class Core: SerialExecutor, @unchecked Sendable {
         // @unchecked: `state` is behind its mutex, `wake` is a semaphore, `thread` an atomic.
         enum Item {
             case work(@Sendable () -> Void)
             case job(UnownedJob)
+            case taskJob(UnownedJob, TaskLane)
         }
         struct State {
             var items: [Item] = []
@@ -65,7 +70,6 @@ public final class RuntimeThread: Sendable {
 
         func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
-        func asUnownedTaskExecutor() -> UnownedTaskExecutor { UnownedTaskExecutor(ordinary: self) }
 
         func isSameExclusiveExecutionContext(other: Core) -> Bool { other === self }
 
@@ -105,8 +109,8 @@ public final class RuntimeThread: Sendable {
         private func run(_ item: Item) {
             switch item {
             case .work(let work): work()
-            // Both roles: an actor's job is isolated to the thread, a task preferring it keeps it.
-            case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+            case .taskJob(let job, let lane): job.runSynchronously(on: lane.asUnownedTaskExecutor())
             }
         }
 
@@ -139,4 +143,14 @@ public final class RuntimeThread: Sendable {
             thread.store(0, ordering: .relaxed)
         }
     }
+}
+
+/// `RuntimeThread.taskExecutor`: jobs of tasks that prefer the thread, queued with the actor's jobs, in order.
+final class TaskLane: TaskExecutor, @unchecked Sendable {
+    // @unchecked: `core` is itself thread-safe and never changes.
+    let core: RuntimeThread.Core
+
+    init(core: RuntimeThread.Core) { self.core = core }
+
+    func enqueue(_ job: consuming ExecutorJob) { core.submit(.taskJob(UnownedJob(job), self)) }
 }

@@ -65,6 +65,12 @@ final class SlotLifecycleTests: XCTestCase {
                      latencies.count, latencies[latencies.count / 2], latencies[latencies.count * 9 / 10], latencies.last ?? 0))
     }
 
+    func test_the_reconciler_runs_on_the_runtime_clients_own_thread() throws {
+        let client = RuntimeClient(endpoint: .unix(path: "/nonexistent/api.sock"))
+        let control: any HAProxyControl = client
+        XCTAssertTrue(control.runtimeThread === client.laneThread, "the real client offers its lane thread to the reconciler")
+    }
+
     func test_status_and_metrics_answer_while_a_batch_waits_for_a_frozen_haproxy() async throws {
         let (bridge, ports) = try await setUpBridge()
         try bridge.writeInstances(["web": [("web-1", ports[0], nil)]])
