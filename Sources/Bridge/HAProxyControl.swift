@@ -3,7 +3,7 @@ import HAProxyRuntime
 /// What the reconciler needs from HAProxy, in typed terms; `RuntimeClient` is the real one, tests may supply another.
 ///
 /// The calls are `nonisolated(nonsending)`: they start on the caller's executor, which for the reconciler is the
-/// runtime client's own thread (`serialExecutor`), so a batch goes from the reconcile step to the socket and its
+/// runtime client's own thread (`runtimeThread`), so a batch goes from the reconcile step to the socket and its
 /// answers back with no thread hand-off.
 public protocol HAProxyControl: Sendable {
     /// The thread the reconciler should run on: the one the calls do their socket work on (nil: its own thread).

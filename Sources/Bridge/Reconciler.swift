@@ -9,12 +9,13 @@ import Synchronization
 /// Keeps HAProxy's slots in step with discovery: a thin actor that feeds events to a `ReconcileStep` and carries
 /// out the effects it returns (HAProxy reads and batches, state writes, readiness, wake-ups).
 ///
-/// The actor runs on the runtime client's own thread (`HAProxyControl.serialExecutor`), not on Swift's cooperative
+/// The actor runs on the runtime client's own thread (`HAProxyControl.runtimeThread`), not on Swift's cooperative
 /// pool: a batch is planned, sent and its answers taken on the thread that decided it, so a change meets no thread
 /// wake-up between reaching the reconcile step and HAProxy's answer (on a busy 2-core machine each wake-up could
 /// wait milliseconds for a core). A batch blocks the actor while it is on the socket; changes arriving meanwhile
-/// wait and leave together as the next batch, as they did before. `view()` is answered from a copy refreshed after
-/// every event, so `/metrics`, `/healthz` and `status` never wait for a batch, even one HAProxy is slow to answer.
+/// wait and leave together as the next batch, as they did before. While it waits on the socket, `view()` is answered
+/// from the view parked just before (`whileOnSocket`), so `/metrics`, `/healthz` and `status` never wait for a
+/// batch, even one HAProxy is slow to answer.
 ///
 /// HAProxy unreachable, a command refused, a state file unwritable: each is logged, retried with backoff, and never
 /// loses the table. Graceful shutdown lets the batch in flight finish, then hands the final table to the persister.

@@ -7,12 +7,7 @@ extension RuntimeClient {
     /// Nothing touches the socket when the feed produces no action and no live read is asked for. A large batch
     /// moves to two connections when HAProxy runs two or more threads (`RuntimeClient+Lanes.swift`).
     nonisolated(nonsending) public func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
-        if lanes[0].isCurrent { return runStream(feed, readingLiveFirst: readingLiveFirst) }
-        return await withCheckedContinuation { continuation in
-            lanes[0].async { [self] in
-                continuation.resume(returning: runStream(feed, readingLiveFirst: readingLiveFirst))
-            }
-        }
+        await lanes[0].run { [self] in runStream(feed, readingLiveFirst: readingLiveFirst) }
     }
 
     /// How many connections the last streamed batch used (0 when it sent nothing).

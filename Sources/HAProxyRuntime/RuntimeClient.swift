@@ -17,7 +17,7 @@ public final class RuntimeClient: Sendable {
     /// One serial thread or queue and connection per lane; lane 0 (its own thread) carries everything but the second
     /// half of large batches, lane 1 is a dispatch queue.
     let lanes: [Lane]
-    /// Lane 0's thread: the reconciler's executor too (`executor`, `runtimeThread`).
+    /// Lane 0's thread: the reconciler's executor too (`laneThread`).
     private let thread = RuntimeThread(name: "db-runtime")
     /// HAProxy's `Nbthread` as last read from `show info`; with two or more, large batches use two connections.
     let haproxyThreads = Atomic<Int>(1)
@@ -36,11 +36,8 @@ public final class RuntimeClient: Sendable {
         self.logger = logger
     }
 
-    /// Lane 0's thread as a serial executor: an actor using it (`nonisolated var unownedExecutor`) calls this client
-    /// without a thread hand-off, its calls run inline on the thread (blocking it, which is what the thread is for).
-    public var executor: UnownedSerialExecutor { thread.executor }
-
-    /// Lane 0's thread itself (also a task executor, for work that should meet such an actor without a hand-off).
+    /// Lane 0's thread. An actor using its `executor` (`nonisolated var unownedExecutor`) calls this client without a
+    /// thread hand-off: its calls run inline on the thread (blocking it, which is what the thread is for).
     public var laneThread: RuntimeThread { thread }
 
     /// Sends `lines` and returns HAProxy's raw answer to each, in order.
@@ -55,13 +52,7 @@ public final class RuntimeClient: Sendable {
             if let problem = Self.lineProblem(line) { throw RuntimeError(kind: .protocolViolation, message: "refusing to send \"\(line.prefix(80))\": \(problem)") }
         }
         let lane = lanes[index]
-        if lane.isCurrent { return try perform(lines, holder: lane.holder).get() }
-        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
-            lane.async { [self] in
-                continuation.resume(returning: perform(lines, holder: lane.holder))
-            }
-        }
-        return try result.get()
+        return try await lane.run { [self] in perform(lines, holder: lane.holder) }.get()
     }
 
     /// Sends `lines` over a new connection that is closed afterwards, leaving the persistent one alone.
@@ -70,7 +61,7 @@ public final class RuntimeClient: Sendable {
     /// alive while the connection does); only a new connection reaches the new worker. Use this to detect reloads.
     nonisolated(nonsending) public func probe(_ lines: [String]) async throws(RuntimeError) -> [String] {
         if lines.isEmpty { return [] }
-        let exchange = { @Sendable [endpoint, timeout] () -> Result<[String], RuntimeError> in
+        return try await lanes[0].run { [endpoint, timeout] () -> Result<[String], RuntimeError> in
             do throws(RuntimeError) {
                 let connection = try RuntimeConnection(endpoint: endpoint, timeout: timeout)
                 defer { connection.close() }
@@ -78,12 +69,7 @@ public final class RuntimeClient: Sendable {
             } catch {
                 return .failure(error)
             }
-        }
-        if lanes[0].isCurrent { return try exchange().get() }
-        let result: Result<[String], RuntimeError> = await withCheckedContinuation { continuation in
-            lanes[0].async { continuation.resume(returning: exchange()) }
-        }
-        return try result.get()
+        }.get()
     }
 
     /// Sends `lines` and checks each answer; a line unsafe to send (newline, `;`) is reported as failed and not sent.
@@ -205,5 +191,14 @@ struct Lane: Sendable {
     /// Runs `work` on the lane, after what is already queued there.
     func async(_ work: @escaping @Sendable () -> Void) {
         if let thread { thread.async(work) } else { queue.async(execute: work) }
+    }
+
+    /// Runs `body` on the lane and returns its result: inline when called on the lane's thread (the reconciler),
+    /// else after what is queued there, the caller suspended meanwhile.
+    nonisolated(nonsending) func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        if isCurrent { return body() }
+        return await withCheckedContinuation { continuation in
+            async { continuation.resume(returning: body()) }
+        }
     }
 }

@@ -70,7 +70,6 @@ public final class RuntimeThread: Sendable {
 
         func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
-
         func isSameExclusiveExecutionContext(other: Core) -> Bool { other === self }
 
         func checkIsolated() {

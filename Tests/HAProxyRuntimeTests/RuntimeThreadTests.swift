@@ -46,7 +46,7 @@ final class RuntimeThreadTests: XCTestCase {
     actor Decider {
         let client: RuntimeClient
         init(client: RuntimeClient) { self.client = client }
-        nonisolated var unownedExecutor: UnownedSerialExecutor { client.executor }
+        nonisolated var unownedExecutor: UnownedSerialExecutor { client.laneThread.executor }
 
         /// Threads seen: deciding, planning each backend (in the feed), after the answers.
         func run(_ feed: BatchStreamTests.Feed) async -> (decided: UInt, planned: [UInt], answered: UInt, batch: StreamedBatch<ThreadNoting>) {
