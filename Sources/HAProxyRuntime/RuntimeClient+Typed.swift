@@ -24,13 +24,20 @@ extension RuntimeClient {
     }
 
     /// Reads `show info` and `show servers state` in one round trip.
+    ///
+    /// With two connections allowed, over lane 1's (a dispatch queue): the caller suspends, so an actor on lane 0's
+    /// thread (the reconciler) takes other work meanwhile (a provider's first answer during a cold start's read),
+    /// and the dump is parsed off that thread. The connection stays open as the next large batch's second one.
+    /// The dump is parsed line by line as it arrives (`RuntimeConnection.readLive`), not after it has ended.
     nonisolated(nonsending) public func readLiveState() async throws(RuntimeError) -> LiveState {
-        let answers = try await raw(["show info", "show servers state"])
-        guard answers.count == 2 else { throw RuntimeError(kind: .unexpectedAnswer, message: "expected 2 answers, got \(answers.count)") }
+        let lane = lanes[maxConnections >= 2 ? 1 : 0]
+        let (text, backends) = try await lane.run { [self] in
+            perform(on: lane.holder) { (c) throws(RuntimeError) in try c.readLive() }
+        }.get()
         do {
-            let info = try RuntimeParsers.info(answers[0])
+            let info = try RuntimeParsers.info(text)
             noteThreads(info)
-            return LiveState(info: info, rows: try RuntimeParsers.serversState(answers[1]))
+            return LiveState(info: info, backends: backends)
         } catch {
             throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
         }

@@ -52,7 +52,7 @@ public final class RuntimeClient: Sendable {
             if let problem = Self.lineProblem(line) { throw RuntimeError(kind: .protocolViolation, message: "refusing to send \"\(line.prefix(80))\": \(problem)") }
         }
         let lane = lanes[index]
-        return try await lane.run { [self] in perform(lines, holder: lane.holder) }.get()
+        return try await lane.run { [self] in perform(on: lane.holder) { (c) throws(RuntimeError) in try c.exchange(lines) } }.get()
     }
 
     /// Sends `lines` over a new connection that is closed afterwards, leaving the persistent one alone.
@@ -126,8 +126,8 @@ public final class RuntimeClient: Sendable {
         return nil
     }
 
-    /// Runs on the queue of the lane that owns `holder` only.
-    private func perform(_ lines: [String], holder: ConnectionHolder) -> Result<[String], RuntimeError> {
+    /// Runs `operation` on the lane's open connection (or a new one). Runs on the queue of the lane that owns `holder` only.
+    func perform<T>(on holder: ConnectionHolder, _ operation: (RuntimeConnection) throws(RuntimeError) -> T) -> Result<T, RuntimeError> {
         var attempt = 0
         while true {
             attempt += 1
@@ -148,7 +148,7 @@ public final class RuntimeClient: Sendable {
                 reused = false
             }
             do {
-                return .success(try connection.exchange(lines))
+                return .success(try operation(connection))
             } catch {
                 holder.connection = nil
                 // A reused connection HAProxy dropped before reading anything: nothing took effect, so try once more.

@@ -111,6 +111,9 @@ final class RuntimeConnection {
         return answers
     }
 
+    /// Records that an answer was completed here (for calls that read the socket themselves).
+    func markUsed() { used = true }
+
     func fail(_ kind: RuntimeError.Kind, _ message: String, _ completed: Int) -> RuntimeError {
         close()
         buffer.removeAll()

@@ -54,6 +54,16 @@ final class RuntimeThreadTests: XCTestCase {
             let done = await client.stream(ThreadNoting(inner: feed), readingLiveFirst: false)
             return (decided, done.feed.threads, RuntimeThreadTests.threadID, done)
         }
+
+        let reading = Atomic<Bool>(false)
+        let pinged = Atomic<Bool>(false)
+
+        func readLive() async throws(RuntimeError) -> LiveState {
+            reading.store(true, ordering: .relaxed)
+            return try await client.readLiveState()
+        }
+
+        func ping() { pinged.store(true, ordering: .relaxed) }
     }
 
     /// A feed that notes the thread each `next()` runs on.
@@ -66,6 +76,27 @@ final class RuntimeThreadTests: XCTestCase {
             threads.append(RuntimeThreadTests.threadID)
             return inner.next()
         }
+    }
+
+    func test_a_live_read_leaves_the_clients_thread_free_so_its_actor_takes_other_work_while_haproxy_dumps() async throws {
+        let h = try await HAProxyInstance(backends: [.init(name: "be0", slots: 2)], withFrontends: false)
+        haproxy = h
+        let client = RuntimeClient(endpoint: h.endpoint, timeout: .seconds(5))
+        defer { client.close() }
+        let decider = Decider(client: client)
+        let pid = try XCTUnwrap(h.pid)
+        // HAProxy stops answering (its socket still accepts): the read waits, as a dump of 10,000 servers does.
+        kill(pid, SIGSTOP)
+        var frozen = true
+        defer { if frozen { kill(pid, SIGCONT) } }
+        let read = Task { try await decider.readLive() }
+        try await eventually("the read is on its way") { decider.reading.load(ordering: .relaxed) }
+        Task { await decider.ping() }
+        try await eventually("the actor took other work while the read waited", timeout: .seconds(2)) { decider.pinged.load(ordering: .relaxed) }
+        kill(pid, SIGCONT)
+        frozen = false
+        let live = try await read.value
+        XCTAssertEqual(live.backends["be0"]?.keys.sorted(), ["slot1", "slot2"], "and the read completes once HAProxy answers")
     }
 
     func test_an_actor_on_the_clients_executor_decides_plans_sends_and_takes_answers_on_one_thread() async throws {
