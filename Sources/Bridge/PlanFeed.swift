@@ -48,6 +48,9 @@ public struct PlanFeed: BatchFeed {
     public private(set) var sameProcess = false
     /// Plans made, in the order their commands were sent.
     public private(set) var items: [Planning.Item] = []
+    /// `expected[k]`: HAProxy's servers of `items[k]`'s backend once its commands succeed, worked out when the feed is
+    /// asked for the next backend (HAProxy is running these commands then), not after the batch's last answer.
+    private var expected: [[String: LiveServer]] = []
     private var decided: Set<String> = []
     private var cursor = 0
     /// Without a live read: the positions of `toPlan` in config order, the only backends `next()` visits (a change
@@ -92,6 +95,7 @@ public struct PlanFeed: BatchFeed {
     }
 
     public mutating func live(backend: String, servers: [String: LiveServer]) -> [SlotAction] {
+        settleExpected()
         live[backend, default: [:]].merge(servers) { _, new in new }
         guard let i = position[backend], decided.insert(backend).inserted else { return [] }
         return needsPlanning(backend) ? plan(i) : []
@@ -106,6 +110,7 @@ public struct PlanFeed: BatchFeed {
     }
 
     public mutating func next() -> [SlotAction]? {
+        settleExpected()
         if let order {
             guard cursor < order.count else { return nil }
             cursor += 1
@@ -120,6 +125,20 @@ public struct PlanFeed: BatchFeed {
             return plan(i)
         }
         return nil
+    }
+
+    /// What HAProxy has of `items[k]`'s backend once its commands succeed (`TableAdoption.expectedLive`).
+    public func expectedLive(_ k: Int) -> [String: LiveServer] {
+        if k < expected.count { return expected[k] }
+        let plan = items[k].plan
+        return TableAdoption.expectedLive(plan.slots, previous: live[plan.backend] ?? [:])
+    }
+
+    private mutating func settleExpected() {
+        while expected.count < items.count {
+            let plan = items[expected.count].plan
+            expected.append(TableAdoption.expectedLive(plan.slots, previous: live[plan.backend] ?? [:]))
+        }
     }
 
     /// A changed backend, or, after a live read, one whose servers differ from what the last batch left.

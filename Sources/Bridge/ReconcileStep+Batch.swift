@@ -91,9 +91,9 @@ extension ReconcileStep {
         var applied: [String: BackendSlots] = [:]
         var oldest: ContinuousClock.Instant?
         let totalChanges = plans.reduce(0) { $0 + $1.changes.count }
-        for plan in plans {
+        for (k, plan) in plans.enumerated() {
             setTable(plan.backend, plan.slots)
-            newLive[plan.backend] = TableAdoption.expectedLive(plan.slots, previous: currentLive[plan.backend] ?? [:])
+            newLive[plan.backend] = result.feed.expectedLive(k)
             logChanges(plan, detailed: totalChanges <= 200)
             metrics.count(.slotChanges, by: plan.changes.count)
             if !failedBackends.contains(plan.backend) { applied[plan.backend] = plan.slots }

@@ -53,7 +53,8 @@ extension ReconcileStep {
     /// One line per change for ordinary cycles; a cold sync or a mass change logs one summary line per backend
     /// (details at debug), so thousands of changes cost neither seconds of logging nor the operator's scrollback.
     func logChanges(_ plan: BackendPlan, detailed: Bool) {
-        guard !plan.changes.isEmpty else { return }
+        // Nothing is counted or spelled for a level that writes nothing (a cold sync has 500 backends of changes).
+        guard !plan.changes.isEmpty, logger.logLevel <= .info else { return }
         if detailed && plan.changes.count <= 50 {
             for change in plan.changes {
                 var meta: Logger.Metadata = ["backend": "\(plan.backend)", "slot": "\(change.server)"]

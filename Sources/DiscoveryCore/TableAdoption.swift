@@ -51,25 +51,29 @@ public enum TableAdoption {
         return BackendSlots(backend: config.name, slots: slots)
     }
 
+    /// One slot's server as HAProxy will have it once the slot's commands succeed.
+    private static func expect(_ slot: Slot, in server: inout LiveServer) {
+        switch slot.state {
+        case .free:
+            server.admin = .maint
+            server.address = PlaceholderAddress.host
+            server.port = PlaceholderAddress.port
+        case .active, .draining:
+            if let a = slot.address, let p = slot.port {
+                server.address = a
+                server.port = p
+            }
+            server.weight = slot.weight
+            server.admin = slot.state == .active ? .ready : .drain
+        }
+    }
+
     /// What HAProxy will have once a plan's commands all succeed.
     public static func expectedLive(_ table: BackendSlots, previous: [String: LiveServer]) -> [String: LiveServer] {
         var live = previous
         for slot in table.slots {
-            var server = previous[slot.server] ?? LiveServer.placeholder(slot.server)
-            switch slot.state {
-            case .free:
-                server.admin = .maint
-                server.address = PlaceholderAddress.host
-                server.port = PlaceholderAddress.port
-            case .active, .draining:
-                if let a = slot.address, let p = slot.port {
-                    server.address = a
-                    server.port = p
-                }
-                server.weight = slot.weight
-                server.admin = slot.state == .active ? .ready : .drain
-            }
-            live[slot.server] = server
+            // One hash lookup a slot: the entry is changed where it lies (or made from the placeholder).
+            Self.expect(slot, in: &live[slot.server, default: LiveServer.placeholder(slot.server)])
         }
         return live
     }

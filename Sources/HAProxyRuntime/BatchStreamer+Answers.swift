@@ -43,8 +43,9 @@ extension BatchStreamer {
         }
         for answer in answers {
             let i = lane.queued[lane.answered]
-            let action = actions[i]
-            results[i] = ActionResult(action: action, answer: answer, status: Self.status(of: action, answer: answer))
+            results[i].status = Self.status(of: results[i].action, answer: answer)
+            results[i].answer = answer
+            answered[i] = true
             lane.answered += 1
         }
         return true
@@ -64,13 +65,14 @@ extension BatchStreamer {
         guard !group.isEmpty else { return }
         let lane = try chooseLane()
         for action in group {
-            let i = actions.count
-            actions.append(action)
+            let i = results.count
             let line = action.line
             if let problem = RuntimeClient.lineProblem(line) {
                 results.append(ActionResult(action: action, answer: "", status: .refused("not sent: \(problem)")))
+                answered.append(true)
             } else {
-                results.append(nil)
+                results.append(ActionResult(action: action, answer: "", status: .applied))
+                answered.append(false)
                 lane.queue(line, index: i)
             }
         }
@@ -83,7 +85,7 @@ extension BatchStreamer {
 
     /// A second connection opens once the batch reaches `RuntimeClient.parallelThreshold` actions.
     var mayOpenSecondLane: Bool {
-        lanes.count == 1 && !secondLaneRefused && actions.count >= RuntimeClient.parallelThreshold && secondLaneAllowed()
+        lanes.count == 1 && !secondLaneRefused && results.count >= RuntimeClient.parallelThreshold && secondLaneAllowed()
     }
 
     /// The connection with less in flight; the first one while it is still sending `show servers state` only

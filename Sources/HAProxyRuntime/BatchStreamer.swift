@@ -32,8 +32,10 @@ struct BatchStreamer<Feed: BatchFeed> {
     let noteInfo: (HAProxyInfo) -> Void
 
     var lanes: [StreamLane] = []
-    var actions: [SlotAction] = []
-    var results: [ActionResult?] = []
+    /// One result per action in production order, the action's own placeholder until its answer is in (`answered`):
+    /// no second array of actions, and no copy of 20,000 results at the end of a cold sync.
+    var results: [ActionResult] = []
+    var answered: [Bool] = []
     var secondLaneRefused = false
     var reader = ServersStateReader()
     var dumpBackend: String?
@@ -41,7 +43,7 @@ struct BatchStreamer<Feed: BatchFeed> {
     var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// Answered actions, in production order, up to the first one not answered (those are known to have taken effect).
-    var completed: Int { results.firstIndex { $0 == nil } ?? results.count }
+    var completed: Int { answered.firstIndex(of: false) ?? answered.count }
 
     /// Runs the batch to its end; on failure every connection it used is closed (their answers are unknown).
     mutating func run() -> (results: [ActionResult], failure: RuntimeError?, lanes: [StreamLane]) {
@@ -54,13 +56,13 @@ struct BatchStreamer<Feed: BatchFeed> {
             }
             try loop()
             // A connection left mid-answer (a refused live read) is closed; the others go back to their lanes.
-            return (results.compactMap { $0 }, nil, lanes.filter { $0.connection.isOpen })
+            return (results, nil, lanes.filter { $0.connection.isOpen })
         } catch {
             for lane in lanes { lane.connection.close() }
             let done = completed
             var e = error
             e.completed = done
-            return (results.prefix(done).compactMap { $0 }, e, [])
+            return (Array(results.prefix(done)), e, [])
         }
     }
 
@@ -74,7 +76,7 @@ struct BatchStreamer<Feed: BatchFeed> {
                 if errno == EINTR { continue }
                 throw RuntimeError(kind: .io, message: "poll: \(String(cString: strerror(errno)))")
             }
-            if r == 0 { throw RuntimeError(kind: .timeout, message: "no answer within \(timeoutMs) ms (\(completed) of \(actions.count) answered)") }
+            if r == 0 { throw RuntimeError(kind: .timeout, message: "no answer within \(timeoutMs) ms (\(completed) of \(results.count) answered)") }
             for (k, lane) in lanes.enumerated() where fds[k].revents != 0 {
                 do throws(RuntimeError) {
                     if fds[k].revents & Int16(POLLOUT) != 0 { try lane.flush(completed: 0) }
