@@ -58,8 +58,8 @@ enum ColdSync {
             verify.close()
             guard ready == total else { throw TestSupportError("bridge reported ready but only \(ready) of \(total) slots are ready") }
             if connections == 2 { bridgeTimes.append(elapsed) } else { oneConnectionTimes.append(elapsed) }
-            lines = bridge.control?.executed.withLock { $0.map(\.line) } ?? []
-            backendOf = bridge.control?.executed.withLock { $0.map(\.backend) } ?? []
+            lines = bridge.control?.executed.map(\.line) ?? []
+            backendOf = bridge.control?.executed.map(\.backend) ?? []
             await bridge.cleanup()
             print(String(format: "    run %d: bridge (%d connection%@) %.1f ms, %d commands", run / 2 + 1, connections, connections == 1 ? "" : "s", elapsed, lines.count))
         }

@@ -52,7 +52,7 @@ enum MassChange {
             let ready = readyCount(try await verify.showServersState())
             verify.close()
             guard ready == total else { throw TestSupportError("only \(ready) of \(total) slots ready after the mass change") }
-            lines = control.executed.withLock { $0 }.suffix(2 * total).map(\.line)
+            lines = control.executed.suffix(2 * total).map(\.line)
             bridgeTimes.append(elapsed)
             await bridge.cleanup()
             print(String(format: "    run %d: rename → all answered %.1f ms", run + 1, elapsed))

@@ -118,7 +118,7 @@ enum ReloadComparison {
         print("  bridge path, each change → serving: \(bridgeTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms; reconciler change→ack: \(applied.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         print("  reload path, each change → serving: \(reloadTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
-            let lines = bridge.control?.executed.withLock { $0.map(\.line) } ?? []
+            let lines = bridge.control?.executed.map(\.line) ?? []
             print("  DEBUG last commands:\n    " + lines.suffix(12).joined(separator: "\n    "))
             print("  DEBUG applyLatencies ms: \(bridge.applyLatencies().suffix(8).map { Int($0 * 1000) })")
         }

@@ -90,7 +90,10 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 /// Records every action the reconciler sends while passing it through to HAProxy.
 final class RecordingControl: HAProxyControl {
     let inner: RuntimeClient
-    let executed = Mutex<[SlotAction]>([])
+    /// Every batch's results as they came back (the arrays themselves: recording costs the timed path nothing).
+    let batches = Mutex<[[ActionResult]]>([])
+    /// Every action sent, in order.
+    var executed: [SlotAction] { batches.withLock { $0.flatMap { $0.map(\.action) } } }
     /// Actions HAProxy has answered so far, and when the last batch's answers were all in.
     let answered = Mutex<(count: Int, at: ContinuousClock.Instant?)>((0, nil))
 
@@ -100,16 +103,16 @@ final class RecordingControl: HAProxyControl {
     var runtimeThread: RuntimeThread? { inner.laneThread }
 
     nonisolated(nonsending) func apply(_ actions: [SlotAction]) async throws(RuntimeError) -> [ActionResult] {
-        executed.withLock { $0.append(contentsOf: actions) }
         let results = try await inner.apply(actions)
         answered.withLock { $0 = ($0.count + results.count, .now) }
+        batches.withLock { $0.append(results) }
         return results
     }
 
     nonisolated(nonsending) func stream<Feed: BatchFeed>(_ feed: Feed, readingLiveFirst: Bool) async -> StreamedBatch<Feed> {
         let done = await inner.stream(feed, readingLiveFirst: readingLiveFirst)
-        executed.withLock { $0.append(contentsOf: done.results.map(\.action)) }
         answered.withLock { $0 = ($0.count + done.results.count, .now) }
+        batches.withLock { $0.append(done.results) }
         return done
     }
 
