@@ -42,7 +42,7 @@ enum CheckListScanner {
         return out
     }
 
-    private static func check(_ s: inout AnswerScanner) throws(AnswerScanner.GiveUp) -> ConsulCheck {
+    static func check(_ s: inout AnswerScanner) throws(AnswerScanner.GiveUp) -> ConsulCheck {
         var c = ConsulCheck(checkID: "", status: "")
         var seen: UInt8 = 0
         try s.expect(UInt8(ascii: "{"))

@@ -9,7 +9,14 @@ public enum ConsulMapping {
     }
 
     /// Parses a `/v1/health/service` answer: it must be a JSON array of entries (Consul never sends `null`).
+    /// Consul's plain shape is read straight from the bytes (`EntryScanner`); anything else goes through the full decoder.
     public static func parseEntries(_ body: [UInt8]) throws(BodyError) -> [ConsulHealthEntry] {
+        if let entries = EntryScanner.read(body) { return entries }
+        return try decodeEntries(body)
+    }
+
+    /// `parseEntries` through the full decoder only (its fallback, and what tests hold the fast path to).
+    static func decodeEntries(_ body: [UInt8]) throws(BodyError) -> [ConsulHealthEntry] {
         try decode([ConsulHealthEntry].self, body, what: "health answer", expected: "a JSON array of entries")
     }
 

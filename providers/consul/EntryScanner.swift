@@ -1,0 +1,214 @@
+/// Reads a `/v1/health/service/<name>` answer straight from its bytes, with no JSON tree or `Decoder` in between.
+///
+/// Every watch answer goes through here, so its cost is on the path from Consul's answer to HAProxy: through
+/// `JSONDecoder` one entry took 70-180 µs on this 2-core VM (the bench's Consul change), which this reads in a few.
+/// It keeps the fields `ConsulHealthEntry` keeps, in Consul's own spelling, and skips the rest (checked against the
+/// JSON grammar all the same). Anything else makes it give up, and `ConsulMapping.parseEntries` falls back to the
+/// full decoder, which accepts the variants (other letter case, a value of another type, escapes in a kept string)
+/// and words the errors: a repeated field, a field spelled in other letter case, a kept string with an escape, a
+/// number that is not a plain non-negative integer, `null` where a scalar or an element is kept, a missing `Node`
+/// or `Service` object, invalid JSON. `null` for a kept object or array reads as empty, as the decoder reads it.
+enum EntryScanner {
+    typealias GiveUp = AnswerScanner.GiveUp
+
+    /// The entries, or nil when the answer is outside the plain shape (the caller then uses the full decoder).
+    static func read(_ body: [UInt8]) -> [ConsulHealthEntry]? {
+        AnswerScanner.read(body, entries)
+    }
+
+    private static func entries(_ s: inout AnswerScanner) throws(GiveUp) -> [ConsulHealthEntry] {
+        var out: [ConsulHealthEntry] = []
+        try s.expect(UInt8(ascii: "["))
+        if try !s.take(UInt8(ascii: "]")) {
+            repeat { out.append(try entry(&s)) } while try s.take(UInt8(ascii: ","))
+            try s.expect(UInt8(ascii: "]"))
+        }
+        try s.expectEnd()
+        return out
+    }
+
+    private static func entry(_ s: inout AnswerScanner) throws(GiveUp) -> ConsulHealthEntry {
+        var node: ConsulHealthEntry.Node?
+        var service: ConsulHealthEntry.Service?
+        var checks: [ConsulCheck] = []
+        try members(&s, ["Node", "Service", "Checks"]) { (field, s) throws(GiveUp) in
+            switch field {
+            case 0: node = try nodeObject(&s)
+            case 1: service = try serviceObject(&s)
+            default: checks = try checkList(&s)
+            }
+        }
+        guard let node, let service else { throw GiveUp() }
+        return ConsulHealthEntry(node: node, service: service, checks: checks)
+    }
+
+    private static func nodeObject(_ s: inout AnswerScanner) throws(GiveUp) -> ConsulHealthEntry.Node {
+        var node = ConsulHealthEntry.Node(name: "", address: "", taggedAddresses: [:])
+        try members(&s, ["Node", "Address", "TaggedAddresses"]) { (field, s) throws(GiveUp) in
+            switch field {
+            case 0: node.name = s.string(try s.plainString())
+            case 1: node.address = s.string(try s.plainString())
+            default: node.taggedAddresses = try stringMap(&s)
+            }
+        }
+        return node
+    }
+
+    private static func serviceObject(_ s: inout AnswerScanner) throws(GiveUp) -> ConsulHealthEntry.Service {
+        var service = ConsulHealthEntry.Service(id: "", name: "", address: "", port: nil, tags: [], meta: [:], taggedAddresses: [:])
+        try members(&s, ["ID", "Service", "Address", "Port", "Tags", "Meta", "TaggedAddresses", "Weights"]) { (field, s) throws(GiveUp) in
+            switch field {
+            case 0: service.id = s.string(try s.plainString())
+            case 1: service.name = s.string(try s.plainString())
+            case 2: service.address = s.string(try s.plainString())
+            case 3: service.port = .int(try integer(&s))
+            case 4: service.tags = try stringList(&s)
+            case 5: service.meta = try stringMap(&s)
+            case 6: service.taggedAddresses = try taggedAddresses(&s)
+            default:
+                if try s.takeNull() { return }
+                try members(&s, ["Passing", "Warning"]) { (field, s) throws(GiveUp) in
+                    if field == 0 { service.passingWeight = try integer(&s) } else { service.warningWeight = try integer(&s) }
+                }
+            }
+        }
+        return service
+    }
+
+    /// `{"lan": {"Address": "10.0.0.5", "Port": 8080}}`; `null` reads as empty.
+    private static func taggedAddresses(_ s: inout AnswerScanner) throws(GiveUp) -> [String: ConsulHealthEntry.TaggedAddress] {
+        var out: [String: ConsulHealthEntry.TaggedAddress] = [:]
+        if try s.takeNull() { return out }
+        try s.expect(UInt8(ascii: "{"))
+        if try s.take(UInt8(ascii: "}")) { return out }
+        repeat {
+            let key = s.string(try s.plainString())
+            try s.expect(UInt8(ascii: ":"))
+            var tagged = ConsulHealthEntry.TaggedAddress(address: "", port: nil)
+            try members(&s, ["Address", "Port"]) { (field, s) throws(GiveUp) in
+                if field == 0 { tagged.address = s.string(try s.plainString()) } else { tagged.port = try integer(&s) }
+            }
+            guard out.updateValue(tagged, forKey: key) == nil else { throw GiveUp() }
+        } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// An object of plain strings; `null` reads as empty.
+    private static func stringMap(_ s: inout AnswerScanner) throws(GiveUp) -> [String: String] {
+        var out: [String: String] = [:]
+        if try s.takeNull() { return out }
+        try s.expect(UInt8(ascii: "{"))
+        if try s.take(UInt8(ascii: "}")) { return out }
+        repeat {
+            let key = s.string(try s.plainString())
+            try s.expect(UInt8(ascii: ":"))
+            guard out.updateValue(s.string(try s.plainString()), forKey: key) == nil else { throw GiveUp() }
+        } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// An array of plain strings; `null` reads as empty.
+    private static func stringList(_ s: inout AnswerScanner) throws(GiveUp) -> [String] {
+        var out: [String] = []
+        if try s.takeNull() { return out }
+        try s.expect(UInt8(ascii: "["))
+        if try s.take(UInt8(ascii: "]")) { return out }
+        repeat { out.append(s.string(try s.plainString())) } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// The entry's checks, each as the check-list reader reads one; `null` reads as empty.
+    private static func checkList(_ s: inout AnswerScanner) throws(GiveUp) -> [ConsulCheck] {
+        var out: [ConsulCheck] = []
+        if try s.takeNull() { return out }
+        try s.expect(UInt8(ascii: "["))
+        if try s.take(UInt8(ascii: "]")) { return out }
+        repeat { out.append(try CheckListScanner.check(&s)) } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// A plain non-negative integer that fits `Int`.
+    private static func integer(_ s: inout AnswerScanner) throws(GiveUp) -> Int {
+        let value = try s.unsignedInteger()
+        guard value <= UInt64(Int.max) else { throw GiveUp() }
+        return Int(value)
+    }
+
+    /// Reads an object whose kept fields are `kept` (exact spelling), calling `read` with a field's index and the
+    /// scanner at its value; other fields are skipped. A kept field twice, or spelled in other letter case, gives up.
+    private static func members(_ s: inout AnswerScanner, _ kept: [StaticString],
+                                _ read: (Int, inout AnswerScanner) throws(GiveUp) -> Void) throws(GiveUp) {
+        try s.expect(UInt8(ascii: "{"))
+        if try s.take(UInt8(ascii: "}")) { return }
+        var seen: UInt16 = 0
+        repeat {
+            let key = try s.plainString()
+            try s.expect(UInt8(ascii: ":"))
+            var field: Int?
+            for (k, name) in kept.enumerated() where key.count == name.utf8CodeUnitCount {
+                if s.spells(key, name) { field = k; break }
+                if s.spells(key, name, ignoringCase: true) { throw GiveUp() }
+            }
+            guard let field else {
+                try s.skipValue(depth: 1)
+                continue
+            }
+            let bit = UInt16(1) << field
+            guard seen & bit == 0 else { throw GiveUp() }
+            seen |= bit
+            try read(field, &s)
+        } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "}"))
+    }
+}
+
+extension AnswerScanner {
+    /// Consumes `null` when it comes next.
+    mutating func takeNull() throws(GiveUp) -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+}
+
+extension ConsulHealthEntry {
+    init(node: Node, service: Service, checks: [ConsulCheck]) {
+        self.node = node
+        self.service = service
+        self.checks = checks
+    }
+}
+
+extension ConsulHealthEntry.Node {
+    init(name: String, address: String, taggedAddresses: [String: String]) {
+        self.name = name
+        self.address = address
+        self.taggedAddresses = taggedAddresses
+    }
+}
+
+extension ConsulHealthEntry.TaggedAddress {
+    init(address: String, port: Int?) {
+        self.address = address
+        self.port = port
+    }
+}
+
+extension ConsulHealthEntry.Service {
+    init(id: String, name: String, address: String, port: AnswerValue?, tags: [String], meta: [String: String],
+         taggedAddresses: [String: ConsulHealthEntry.TaggedAddress], passingWeight: Int? = nil, warningWeight: Int? = nil) {
+        self.id = id
+        self.name = name
+        self.address = address
+        self.port = port
+        self.tags = tags
+        self.meta = meta
+        self.taggedAddresses = taggedAddresses
+        self.passingWeight = passingWeight
+        self.warningWeight = warningWeight
+    }
+}
