@@ -11,6 +11,8 @@ public struct ServersStateReader: Sendable {
     private var headerCount = 0
     private var column: [Int] = []
     private var fqdnColumn: Int?
+    /// The current line's field ranges, kept between lines (one allocation for the whole answer, not one a row).
+    private var f: [Range<Int>] = []
 
     public init() {}
 
@@ -19,7 +21,8 @@ public struct ServersStateReader: Sendable {
         guard !line.isEmpty else { return nil }
         lines += 1
         let lineNo = lines
-        let f = Self.fields(line)
+        Self.fields(line, into: &f)
+        let f = self.f
         func string(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: line[r]), as: UTF8.self) }
         if lineNo == 1 {
             guard f.count == 1, string(f[0]) == "1" else {
@@ -79,8 +82,8 @@ public struct ServersStateReader: Sendable {
     }
 
     /// Field ranges of a line: separated by spaces, tabs and carriage returns.
-    private static func fields(_ line: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
-        var out: [Range<Int>] = []
+    private static func fields(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Range<Int>]) {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(26)
         var s = 0
         for i in 0..<line.count where line[i] == 0x20 || line[i] == 0x09 || line[i] == 0x0D {
@@ -88,6 +91,5 @@ public struct ServersStateReader: Sendable {
             s = i + 1
         }
         if s < line.count { out.append(s..<line.count) }
-        return out
     }
 }
