@@ -85,15 +85,7 @@ final class AnswerScannerTests: XCTestCase {
         let alphabet = Array(#"{}[]:,"\ u0e.-+1aN"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xF4, 0xFF]
         var read = 0
         for round in 0..<6000 {
-            var bytes = seeds[round % 2]
-            for _ in 0..<(1 + Int(rng.next() % 3)) {
-                let at = Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 3 {
-                case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-                case 1: bytes.remove(at: at)
-                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
-                }
-            }
+            let bytes = Self.corrupt(seeds[round % 2], &rng, alphabet)
             if let fast = CheckListScanner.read(bytes) {
                 read += 1
                 XCTAssertEqual(fast, try? ConsulMapping.decodeChecks(bytes), String(decoding: bytes, as: UTF8.self))
@@ -191,20 +183,26 @@ final class AnswerScannerTests: XCTestCase {
         let alphabet = Array(#"{}[]:,"\ u0e.-+1aNn"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xF4, 0xFF]
         var read = 0
         for _ in 0..<6000 {
-            var bytes = seed
-            for _ in 0..<(1 + Int(rng.next() % 3)) {
-                let at = Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 3 {
-                case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-                case 1: bytes.remove(at: at)
-                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
-                }
-            }
+            let bytes = Self.corrupt(seed, &rng, alphabet)
             if let fast = EntryScanner.read(bytes) {
                 read += 1
                 XCTAssertEqual(fast, try? ConsulMapping.decodeEntries(bytes), String(decoding: bytes, as: UTF8.self))
             }
         }
         XCTAssertGreaterThan(read, 1000, "most corruptions fall in skipped fields and leave the answer readable")
+    }
+
+    /// `seed` with one to three bytes replaced, removed or inserted (from `alphabet`).
+    static func corrupt(_ seed: [UInt8], _ rng: inout SplitMix64, _ alphabet: [UInt8]) -> [UInt8] {
+        var bytes = seed
+        for _ in 0..<(1 + Int(rng.next() % 3)) {
+            let at = Int(rng.next() % UInt64(bytes.count))
+            switch rng.next() % 3 {
+            case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+            case 1: bytes.remove(at: at)
+            default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+            }
+        }
+        return bytes
     }
 }

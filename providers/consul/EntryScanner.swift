@@ -77,57 +77,53 @@ enum EntryScanner {
 
     /// `{"lan": {"Address": "10.0.0.5", "Port": 8080}}`; `null` reads as empty.
     private static func taggedAddresses(_ s: inout AnswerScanner) throws(GiveUp) -> [String: ConsulHealthEntry.TaggedAddress] {
-        var out: [String: ConsulHealthEntry.TaggedAddress] = [:]
-        if try s.takeNull() { return out }
-        try s.expect(UInt8(ascii: "{"))
-        if try s.take(UInt8(ascii: "}")) { return out }
-        repeat {
-            let key = s.string(try s.plainString())
-            try s.expect(UInt8(ascii: ":"))
+        try map(&s) { (s) throws(GiveUp) in
             var tagged = ConsulHealthEntry.TaggedAddress(address: "", port: nil)
             try members(&s, ["Address", "Port"]) { (field, s) throws(GiveUp) in
                 if field == 0 { tagged.address = s.string(try s.plainString()) } else { tagged.port = try integer(&s) }
             }
-            guard out.updateValue(tagged, forKey: key) == nil else { throw GiveUp() }
-        } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "}"))
-        return out
+            return tagged
+        }
     }
 
     /// An object of plain strings; `null` reads as empty.
     private static func stringMap(_ s: inout AnswerScanner) throws(GiveUp) -> [String: String] {
-        var out: [String: String] = [:]
+        try map(&s) { (s) throws(GiveUp) in s.string(try s.plainString()) }
+    }
+
+    /// An array of plain strings; `null` reads as empty.
+    private static func stringList(_ s: inout AnswerScanner) throws(GiveUp) -> [String] {
+        try array(&s) { (s) throws(GiveUp) in s.string(try s.plainString()) }
+    }
+
+    /// The entry's checks, each as the check-list reader reads one; `null` reads as empty.
+    private static func checkList(_ s: inout AnswerScanner) throws(GiveUp) -> [ConsulCheck] {
+        try array(&s) { (s) throws(GiveUp) in try CheckListScanner.check(&s) }
+    }
+
+    /// An array of `element`s; `null` reads as empty.
+    private static func array<T>(_ s: inout AnswerScanner, _ element: (inout AnswerScanner) throws(GiveUp) -> T) throws(GiveUp) -> [T] {
+        var out: [T] = []
+        if try s.takeNull() { return out }
+        try s.expect(UInt8(ascii: "["))
+        if try s.take(UInt8(ascii: "]")) { return out }
+        repeat { out.append(try element(&s)) } while try s.take(UInt8(ascii: ","))
+        try s.expect(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// An object of plain-string keys, each once, to `value`s; `null` reads as empty.
+    private static func map<T>(_ s: inout AnswerScanner, _ value: (inout AnswerScanner) throws(GiveUp) -> T) throws(GiveUp) -> [String: T] {
+        var out: [String: T] = [:]
         if try s.takeNull() { return out }
         try s.expect(UInt8(ascii: "{"))
         if try s.take(UInt8(ascii: "}")) { return out }
         repeat {
             let key = s.string(try s.plainString())
             try s.expect(UInt8(ascii: ":"))
-            guard out.updateValue(s.string(try s.plainString()), forKey: key) == nil else { throw GiveUp() }
+            guard out.updateValue(try value(&s), forKey: key) == nil else { throw GiveUp() }
         } while try s.take(UInt8(ascii: ","))
         try s.expect(UInt8(ascii: "}"))
-        return out
-    }
-
-    /// An array of plain strings; `null` reads as empty.
-    private static func stringList(_ s: inout AnswerScanner) throws(GiveUp) -> [String] {
-        var out: [String] = []
-        if try s.takeNull() { return out }
-        try s.expect(UInt8(ascii: "["))
-        if try s.take(UInt8(ascii: "]")) { return out }
-        repeat { out.append(s.string(try s.plainString())) } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "]"))
-        return out
-    }
-
-    /// The entry's checks, each as the check-list reader reads one; `null` reads as empty.
-    private static func checkList(_ s: inout AnswerScanner) throws(GiveUp) -> [ConsulCheck] {
-        var out: [ConsulCheck] = []
-        if try s.takeNull() { return out }
-        try s.expect(UInt8(ascii: "["))
-        if try s.take(UInt8(ascii: "]")) { return out }
-        repeat { out.append(try CheckListScanner.check(&s)) } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "]"))
         return out
     }
 
