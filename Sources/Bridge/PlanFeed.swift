@@ -129,16 +129,16 @@ public struct PlanFeed: BatchFeed {
 
     /// What HAProxy has of `items[k]`'s backend once its commands succeed (`TableAdoption.expectedLive`).
     public func expectedLive(_ k: Int) -> [String: LiveServer] {
-        if k < expected.count { return expected[k] }
+        k < expected.count ? expected[k] : expectation(of: k)
+    }
+
+    private func expectation(of k: Int) -> [String: LiveServer] {
         let plan = items[k].plan
         return TableAdoption.expectedLive(plan.slots, previous: live[plan.backend] ?? [:])
     }
 
     private mutating func settleExpected() {
-        while expected.count < items.count {
-            let plan = items[expected.count].plan
-            expected.append(TableAdoption.expectedLive(plan.slots, previous: live[plan.backend] ?? [:]))
-        }
+        while expected.count < items.count { expected.append(expectation(of: expected.count)) }
     }
 
     /// A changed backend, or, after a live read, one whose servers differ from what the last batch left.

@@ -16,24 +16,9 @@ extension BatchStreamer {
             phase = .dump
         }
         if lane.index == 0, phase == .dump {
-            var rows: [ServerStateRow] = []
-            let ended: Bool
-            do {
-                ended = try connection.takeLines { line throws(RuntimeParseError) in
-                    if let row = try reader.read(line) { rows.append(row) }
-                }
-                if ended { try reader.finish() }
-            } catch {
-                throw RuntimeError(kind: .unexpectedAnswer, message: error.description)
-            }
-            for row in rows {
-                if row.backend != dumpBackend, let backend = dumpBackend { try dispatch(feed.live(backend: backend, servers: Self.servers(dumpRows))); dumpRows = [] }
-                dumpBackend = row.backend
-                dumpRows.append(row)
-            }
+            let (backends, ended) = try dump.take(from: connection)
+            for backend in backends { try dispatch(feed.live(backend: backend.name, servers: backend.servers)) }
             guard ended else { return true }
-            if let backend = dumpBackend { try dispatch(feed.live(backend: backend, servers: Self.servers(dumpRows))) }
-            dumpRows = []
             phase = .planning
         }
         var answers: [String] = []
@@ -103,13 +88,6 @@ extension BatchStreamer {
         guard lanes.count == 2 else { return lanes[0] }
         if phase == .info || phase == .dump { return lanes[1] }
         return lanes[1].inFlight < lanes[0].inFlight ? lanes[1] : lanes[0]
-    }
-
-    static func servers(_ rows: [ServerStateRow]) -> [String: LiveServer] {
-        var servers: [String: LiveServer] = [:]
-        servers.reserveCapacity(rows.count)
-        for row in rows { servers[row.server] = LiveServer(row: row) }
-        return servers
     }
 
     mutating func openLane() throws(RuntimeError) -> StreamLane {

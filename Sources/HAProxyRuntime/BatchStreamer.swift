@@ -37,9 +37,7 @@ struct BatchStreamer<Feed: BatchFeed> {
     var results: [ActionResult] = []
     var answered: [Bool] = []
     var secondLaneRefused = false
-    var reader = ServersStateReader()
-    var dumpBackend: String?
-    var dumpRows: [ServerStateRow] = []
+    var dump = ServersStateDump()
     var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// Answered actions, in production order, up to the first one not answered (those are known to have taken effect).

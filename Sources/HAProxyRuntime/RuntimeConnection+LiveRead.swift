@@ -15,16 +15,8 @@ extension RuntimeConnection {
         let out = Array("show info\n\(ServersStateReader.command)\n".utf8)
         var written = 0
         var info: String?
-        var reader = ServersStateReader()
+        var dump = ServersStateDump()
         var backends: [String: [String: LiveServer]] = [:]
-        // Rows come backend by backend: one backend's servers are gathered, then stored under its name once.
-        var current: String?
-        var servers: [String: LiveServer] = [:]
-        func flush() {
-            guard let name = current, !servers.isEmpty else { return }
-            if backends[name] == nil { backends[name] = servers } else { backends[name]?.merge(servers) { _, new in new } }
-            servers = [:]
-        }
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             var p = pollfd(fd: fd, events: Int16(POLLIN) | (written < out.count ? Int16(POLLOUT) : 0), revents: 0)
@@ -41,22 +33,13 @@ extension RuntimeConnection {
                 guard let text = takeAnswer() else { continue }
                 info = text
             }
-            let ended: Bool
-            do {
-                ended = try takeLines { line throws(RuntimeParseError) in
-                    guard let row = try reader.read(line) else { return }
-                    if row.backend != current {
-                        flush()
-                        current = row.backend
-                    }
-                    servers[row.server] = LiveServer(row: row)
-                }
-                if ended { try reader.finish() }
-            } catch {
-                throw fail(.unexpectedAnswer, error.description, 0)
+            let taken: (backends: [(name: String, servers: [String: LiveServer])], ended: Bool)
+            do { taken = try dump.take(from: self) } catch { throw fail(error.kind, error.message, 0) }
+            for backend in taken.backends {
+                // A backend's rows come together; should one come twice, its servers are merged.
+                if backends[backend.name] == nil { backends[backend.name] = backend.servers } else { backends[backend.name]?.merge(backend.servers) { _, new in new } }
             }
-            guard ended else { continue }
-            flush()
+            guard taken.ended else { continue }
             guard buffer.isEmpty else { throw fail(.protocolViolation, "unexpected bytes after the last answer", 0) }
             markUsed()
             return (info ?? "", backends)
