@@ -10,22 +10,9 @@ enum CatalogScanner {
     }
 
     private static func catalog(_ s: inout AnswerScanner) throws(AnswerScanner.GiveUp) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        out.reserveCapacity(s.b.count / 12)
-        try s.expect(UInt8(ascii: "{"))
-        if try !s.take(UInt8(ascii: "}")) {
-            repeat {
-                let name = s.string(try s.plainString())
-                try s.expect(UInt8(ascii: ":"))
-                var tags: [String] = []
-                try s.expect(UInt8(ascii: "["))
-                if try !s.take(UInt8(ascii: "]")) {
-                    repeat { tags.append(s.string(try s.plainString())) } while try s.take(UInt8(ascii: ","))
-                    try s.expect(UInt8(ascii: "]"))
-                }
-                guard out.updateValue(tags, forKey: name) == nil else { throw AnswerScanner.GiveUp() }
-            } while try s.take(UInt8(ascii: ","))
-            try s.expect(UInt8(ascii: "}"))
+        let capacity = s.b.count / 12
+        let out = try s.keyed(reserving: capacity) { (s) throws(AnswerScanner.GiveUp) in
+            try s.elements { (s) throws(AnswerScanner.GiveUp) in s.string(try s.plainString()) }
         }
         try s.expectEnd()
         return out

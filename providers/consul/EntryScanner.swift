@@ -17,12 +17,7 @@ enum EntryScanner {
     }
 
     private static func entries(_ s: inout AnswerScanner) throws(GiveUp) -> [ConsulHealthEntry] {
-        var out: [ConsulHealthEntry] = []
-        try s.expect(UInt8(ascii: "["))
-        if try !s.take(UInt8(ascii: "]")) {
-            repeat { out.append(try entry(&s)) } while try s.take(UInt8(ascii: ","))
-            try s.expect(UInt8(ascii: "]"))
-        }
+        let out = try s.elements(entry)
         try s.expectEnd()
         return out
     }
@@ -31,7 +26,7 @@ enum EntryScanner {
         var node: ConsulHealthEntry.Node?
         var service: ConsulHealthEntry.Service?
         var checks: [ConsulCheck] = []
-        try members(&s, ["Node", "Service", "Checks"]) { (field, s) throws(GiveUp) in
+        try s.members(["Node", "Service", "Checks"]) { (field, s) throws(GiveUp) in
             switch field {
             case 0: node = try nodeObject(&s)
             case 1: service = try serviceObject(&s)
@@ -44,7 +39,7 @@ enum EntryScanner {
 
     private static func nodeObject(_ s: inout AnswerScanner) throws(GiveUp) -> ConsulHealthEntry.Node {
         var node = ConsulHealthEntry.Node(name: "", address: "", taggedAddresses: [:])
-        try members(&s, ["Node", "Address", "TaggedAddresses"]) { (field, s) throws(GiveUp) in
+        try s.members(["Node", "Address", "TaggedAddresses"]) { (field, s) throws(GiveUp) in
             switch field {
             case 0: node.name = s.string(try s.plainString())
             case 1: node.address = s.string(try s.plainString())
@@ -56,7 +51,7 @@ enum EntryScanner {
 
     private static func serviceObject(_ s: inout AnswerScanner) throws(GiveUp) -> ConsulHealthEntry.Service {
         var service = ConsulHealthEntry.Service(id: "", name: "", address: "", port: nil, tags: [], meta: [:], taggedAddresses: [:])
-        try members(&s, ["ID", "Service", "Address", "Port", "Tags", "Meta", "TaggedAddresses", "Weights"]) { (field, s) throws(GiveUp) in
+        try s.members(["ID", "Service", "Address", "Port", "Tags", "Meta", "TaggedAddresses", "Weights"]) { (field, s) throws(GiveUp) in
             switch field {
             case 0: service.id = s.string(try s.plainString())
             case 1: service.name = s.string(try s.plainString())
@@ -67,7 +62,7 @@ enum EntryScanner {
             case 6: service.taggedAddresses = try taggedAddresses(&s)
             default:
                 if try s.takeNull() { return }
-                try members(&s, ["Passing", "Warning"]) { (field, s) throws(GiveUp) in
+                try s.members(["Passing", "Warning"]) { (field, s) throws(GiveUp) in
                     if field == 0 { service.passingWeight = try integer(&s) } else { service.warningWeight = try integer(&s) }
                 }
             }
@@ -79,7 +74,7 @@ enum EntryScanner {
     private static func taggedAddresses(_ s: inout AnswerScanner) throws(GiveUp) -> [String: ConsulHealthEntry.TaggedAddress] {
         try map(&s) { (s) throws(GiveUp) in
             var tagged = ConsulHealthEntry.TaggedAddress(address: "", port: nil)
-            try members(&s, ["Address", "Port"]) { (field, s) throws(GiveUp) in
+            try s.members(["Address", "Port"]) { (field, s) throws(GiveUp) in
                 if field == 0 { tagged.address = s.string(try s.plainString()) } else { tagged.port = try integer(&s) }
             }
             return tagged
@@ -103,28 +98,12 @@ enum EntryScanner {
 
     /// An array of `element`s; `null` reads as empty.
     private static func array<T>(_ s: inout AnswerScanner, _ element: (inout AnswerScanner) throws(GiveUp) -> T) throws(GiveUp) -> [T] {
-        var out: [T] = []
-        if try s.takeNull() { return out }
-        try s.expect(UInt8(ascii: "["))
-        if try s.take(UInt8(ascii: "]")) { return out }
-        repeat { out.append(try element(&s)) } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "]"))
-        return out
+        try s.takeNull() ? [] : try s.elements(element)
     }
 
     /// An object of plain-string keys, each once, to `value`s; `null` reads as empty.
     private static func map<T>(_ s: inout AnswerScanner, _ value: (inout AnswerScanner) throws(GiveUp) -> T) throws(GiveUp) -> [String: T] {
-        var out: [String: T] = [:]
-        if try s.takeNull() { return out }
-        try s.expect(UInt8(ascii: "{"))
-        if try s.take(UInt8(ascii: "}")) { return out }
-        repeat {
-            let key = s.string(try s.plainString())
-            try s.expect(UInt8(ascii: ":"))
-            guard out.updateValue(try value(&s), forKey: key) == nil else { throw GiveUp() }
-        } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "}"))
-        return out
+        try s.takeNull() ? [:] : try s.keyed(value)
     }
 
     /// A plain non-negative integer that fits `Int`.
@@ -132,42 +111,6 @@ enum EntryScanner {
         let value = try s.unsignedInteger()
         guard value <= UInt64(Int.max) else { throw GiveUp() }
         return Int(value)
-    }
-
-    /// Reads an object whose kept fields are `kept` (exact spelling), calling `read` with a field's index and the
-    /// scanner at its value; other fields are skipped. A kept field twice, or spelled in other letter case, gives up.
-    private static func members(_ s: inout AnswerScanner, _ kept: [StaticString],
-                                _ read: (Int, inout AnswerScanner) throws(GiveUp) -> Void) throws(GiveUp) {
-        try s.expect(UInt8(ascii: "{"))
-        if try s.take(UInt8(ascii: "}")) { return }
-        var seen: UInt16 = 0
-        repeat {
-            let key = try s.plainString()
-            try s.expect(UInt8(ascii: ":"))
-            var field: Int?
-            for (k, name) in kept.enumerated() where key.count == name.utf8CodeUnitCount {
-                if s.spells(key, name) { field = k; break }
-                if s.spells(key, name, ignoringCase: true) { throw GiveUp() }
-            }
-            guard let field else {
-                try s.skipValue(depth: 1)
-                continue
-            }
-            let bit = UInt16(1) << field
-            guard seen & bit == 0 else { throw GiveUp() }
-            seen |= bit
-            try read(field, &s)
-        } while try s.take(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "}"))
-    }
-}
-
-extension AnswerScanner {
-    /// Consumes `null` when it comes next.
-    mutating func takeNull() throws(GiveUp) -> Bool {
-        guard try peek() == UInt8(ascii: "n") else { return false }
-        try literal("null")
-        return true
     }
 }
 
