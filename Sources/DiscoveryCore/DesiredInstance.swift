@@ -16,4 +16,7 @@ public struct DesiredInstance: Sendable, Hashable, Codable {
     }
 
     public var endpoint: String { Endpoint.key(address: address, port: port) }
+
+    /// `endpoint` as a key.
+    public var endpointKey: EndpointKey { EndpointKey(address: address, port: port) }
 }

@@ -5,7 +5,7 @@ public enum DesiredState {
         var result: [DesiredInstance] = []
         var rejected: [RejectedInstance] = []
         var excluded = 0
-        var byEndpoint: [String: Int] = [:]
+        var byEndpoint: [EndpointKey: Int] = [:]
         var seenIDs = Set<String>()
         // Sized up front: growing these tables rehashed every key a few times per backend.
         let expected = backend.sources.reduce(0) { $0 + (snapshots[$1.key]?.count ?? 0) }
@@ -17,7 +17,10 @@ public enum DesiredState {
                 return DesiredBackend(backend: backend.name, instances: nil, excludedByHealth: 0, rejected: [])
             }
             for instance in instances {
-                let id = "\(source.provider)/\(instance.id)"
+                var id = source.provider
+                id.reserveCapacity(source.provider.utf8.count + 1 + instance.id.utf8.count)
+                id.append("/")
+                id.append(instance.id)
                 guard backend.health.admits(instance.health) else { excluded += 1; continue }
                 guard AddressLiteral.isValid(instance.address) else {
                     rejected.append(RejectedInstance(id: id, reason: "address \"\(instance.address)\" is not an IPv4 or IPv6 literal"))
@@ -35,19 +38,18 @@ public enum DesiredState {
                 // The same instance listed by two sources of one backend counts once.
                 guard seenIDs.insert(id).inserted else { continue }
                 let desired = DesiredInstance(id: id, address: instance.address, port: port, weight: weight, health: instance.health)
-                let endpoint = desired.endpoint
-                if let existing = byEndpoint[endpoint] {
+                let endpoint = desired.endpointKey
+                if !byEndpoint.insertIfAbsent(endpoint, result.count), let existing = byEndpoint[endpoint] {
                     // Two ids at one endpoint: keep the healthier, then the smaller id, so the choice is stable.
                     let other = result[existing]
                     if (desired.health, desired.id) < (other.health, other.id) {
-                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(endpoint) as \(desired.id)"))
+                        rejected.append(RejectedInstance(id: other.id, reason: "same endpoint \(endpoint.text) as \(desired.id)"))
                         result[existing] = desired
                     } else {
-                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(endpoint) as \(other.id)"))
+                        rejected.append(RejectedInstance(id: desired.id, reason: "same endpoint \(endpoint.text) as \(other.id)"))
                     }
                     continue
                 }
-                byEndpoint[endpoint] = result.count
                 result.append(desired)
             }
         }

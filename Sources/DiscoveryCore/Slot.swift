@@ -38,4 +38,10 @@ public struct Slot: Sendable, Hashable, Codable {
         guard let address, let port else { return nil }
         return Endpoint.key(address: address, port: port)
     }
+
+    /// `endpoint` as a key, or nil when not set.
+    public var endpointKey: EndpointKey? {
+        guard let address, let port else { return nil }
+        return EndpointKey(address: address, port: port)
+    }
 }

@@ -21,16 +21,16 @@ public enum TableAdoption {
     /// just before a crash) are adopted the same way. Slots the table has are left to the planner's drift repair.
     public static func merge(config: BackendConfig, table: BackendSlots?, live: [String: LiveServer], now: Double) -> BackendSlots {
         var slots = table?.slots ?? []
-        var known = Set(slots.map(\.number))
+        let known = Set(slots.map(\.number))
         // In slot-number order (a name maps to one number and back, so this is the order of the names' numbers).
         var numbered: [(n: Int, server: LiveServer)] = []
         numbered.reserveCapacity(live.count)
         for server in live.values {
-            if let n = slotNumber(server.name, prefix: config.serverPrefix), !known.contains(n) { numbered.append((n, server)) }
+            // (Without a table nothing is known yet, and two names never give one number: no set to ask.)
+            if let n = slotNumber(server.name, prefix: config.serverPrefix), known.isEmpty || !known.contains(n) { numbered.append((n, server)) }
         }
         numbered.sort { $0.n < $1.n }
         for (n, server) in numbered {
-            known.insert(n)
             var slot = Slot(server: server.name, number: n, dynamic: n > config.slots, weight: server.weight, since: now)
             let placeholder = server.address == PlaceholderAddress.host && server.port == PlaceholderAddress.port
             switch server.admin {

@@ -5,5 +5,5 @@ public enum PlaceholderAddress {
     public static let host = "127.0.0.1"
     public static let port = 9
     /// `host:port`, as haproxy.cfg writes it.
-    public static var endpoint: String { "\(host):\(port)" }
+    public static let endpoint = "\(host):\(port)"
 }

@@ -137,17 +137,68 @@ final class SlotPlannerAddressTests: XCTestCase {
         XCTAssertEqual(slot(p, 1)?.instanceID, "file/a", "both keep their slots")
     }
 
-    func test_two_instances_swapping_addresses_go_through_the_placeholder_once() throws {
+    /// A swap needs one server off its address for a moment: it leaves rotation first (a request sent to it meanwhile
+    /// would reach 127.0.0.1:9) and comes back once at its new address.
+    func test_two_instances_swapping_addresses_go_through_the_placeholder_once_out_of_rotation() throws {
         let cfg = Fixtures.backend(slots: 2)
         var haproxy = SimulatedHAProxy(backends: [cfg])
         let a = try serveAB(cfg, on: &haproxy)
         let p = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.2"), instance("b", "10.0.0.1")], at: t0 + 1)
         XCTAssertEqual(lines(p), [
+            "set server web/slot2 state maint",
             "set server web/slot2 addr 127.0.0.1 port 9",
             "set server web/slot1 addr 10.0.0.2 port 8080",
             "set server web/slot2 addr 10.0.0.1 port 8080",
+            "set server web/slot2 state ready",
         ])
         try playChecked(cfg, p, on: &haproxy)
+    }
+
+    /// An HAProxy reload from a managed file one batch behind left slot2 at slot1's address: slot2's repair goes
+    /// first, so slot1's never needs the placeholder.
+    func test_a_repair_onto_an_address_another_repair_frees_waits_for_it_instead_of_parking_that_server() throws {
+        let cfg = Fixtures.backend(slots: 2)
+        var haproxy = SimulatedHAProxy(backends: [cfg])
+        let a = try serveAB(cfg, on: &haproxy)
+        try haproxy.apply(.setState(backend: "web", server: "slot1", state: .maint))
+        try haproxy.apply(.setAddress(backend: "web", server: "slot1", address: PlaceholderAddress.host, port: PlaceholderAddress.port))
+        try haproxy.apply(.setAddress(backend: "web", server: "slot2", address: "10.0.0.1", port: 8080))
+        let p = plan(cfg, a.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")], at: t0 + 1)
+        XCTAssertEqual(lines(p), [
+            "set server web/slot2 addr 10.0.0.2 port 8080",
+            "set server web/slot1 addr 10.0.0.1 port 8080",
+            "set server web/slot1 state ready",
+        ])
+        try playChecked(cfg, p, on: &haproxy)
+        XCTAssertTrue(plan(cfg, p.slots, live: haproxy.live("web"), desired: [instance("a", "10.0.0.1"), instance("b", "10.0.0.2")], at: t0 + 2).isEmpty)
+    }
+
+    /// A newcomer's address is held by a serving slot that a stale reload left there: that server leaves rotation
+    /// before it gives the address up, and its own repair brings it back to its instance's address and into rotation.
+    func test_a_serving_server_freed_for_a_newcomer_leaves_rotation_first_and_returns_to_its_own_address() throws {
+        let cfg = Fixtures.backend(slots: 2)
+        var haproxy = SimulatedHAProxy(backends: [cfg])
+        let a = plan(cfg, .empty(for: cfg), live: haproxy.live("web"), desired: [instance("a", "10.0.0.3")])
+        try playChecked(cfg, a, on: &haproxy)
+        try haproxy.apply(.setAddress(backend: "web", server: "slot1", address: "10.0.0.9", port: 8080))
+        let desired = [instance("a", "10.0.0.3"), instance("n", "10.0.0.9")]
+        let p = plan(cfg, a.slots, live: haproxy.live("web"), desired: desired, at: t0 + 1)
+        XCTAssertEqual(lines(p), [
+            "set server web/slot1 state maint",
+            "set server web/slot1 addr 127.0.0.1 port 9",
+            "set server web/slot2 addr 10.0.0.9 port 8080",
+            "set server web/slot2 state ready",
+            "set server web/slot1 addr 10.0.0.3 port 8080",
+            "set server web/slot1 state ready",
+        ])
+        for c in p.commands {
+            try haproxy.apply(c)
+            XCTAssertEqual(haproxy.sharedAddresses("web"), [], "after \(c.line)")
+            for server in haproxy.live("web").values where server.address == PlaceholderAddress.host && server.port == PlaceholderAddress.port {
+                XCTAssertEqual(server.admin, .maint, "after \(c.line): \(server.name) at the placeholder in rotation")
+            }
+        }
+        XCTAssertTrue(plan(cfg, p.slots, live: haproxy.live("web"), desired: desired, at: t0 + 2).isEmpty, "nothing left to repair")
     }
 
     func test_a_free_slot_of_an_older_table_still_at_its_address_is_reset_before_the_address_is_reused() throws {

@@ -10,7 +10,9 @@ final class SlotPlannerPropertyTests: XCTestCase {
     func test_random_histories_keep_every_planner_invariant() {
         let environment = ProcessInfo.processInfo.environment
         let count = environment["PLANNER_SEQUENCES"].flatMap(Int.init) ?? 600
-        let seeds: [UInt64] = environment["PLANNER_SEED"].flatMap(UInt64.init).map { [$0] } ?? (1...UInt64(count)).map { $0 }
+        // Past the first `count`, the seeds of histories that once broke an invariant (a server in rotation parked at
+        // the placeholder, a parked server left there) stay in every run.
+        let seeds: [UInt64] = environment["PLANNER_SEED"].flatMap(UInt64.init).map { [$0] } ?? (1...UInt64(count)).map { $0 } + [693, 851, 1007, 4930, 6639]
         var stats = PlannerHistory.Stats()
         for seed in seeds {
             var history = PlannerHistory(seed: seed)

@@ -251,9 +251,10 @@ final class SlotPlannerTests: XCTestCase {
         live["slot2"] = LiveServer(name: "slot2", address: "10.0.0.99", port: 8080, admin: .ready, weight: 5)
         live["slot3"] = LiveServer(name: "slot3", address: "127.0.0.1", port: 9, admin: .ready, weight: 1)
         let b = plan(cfg, a.slots, live: live, desired: [Fixtures.instance(1, weight: 2), Fixtures.instance(2)])
+        // Addresses first (all together, so that one repair never waits on another's), then weights and states.
         XCTAssertEqual(lines(b), [
-            "set server web/slot1 state ready",
             "set server web/slot2 addr 10.0.0.2 port 8080",
+            "set server web/slot1 state ready",
             "set weight web/slot2 1",
             "set server web/slot3 state maint",
         ])
@@ -307,10 +308,12 @@ final class SlotPlannerTests: XCTestCase {
         XCTAssertEqual(lines(c), [
             "add server web/slot4 127.0.0.1:9 check",
             "enable health web/slot4",
-            "set server web/slot1 addr 10.0.0.1 port 8080", "set weight web/slot1 3", "set server web/slot1 state drain",
-            "set server web/slot2 addr 10.0.0.2 port 8080", "set weight web/slot2 3", "set server web/slot2 state ready",
-            "set server web/slot3 addr 10.0.0.3 port 8080", "set weight web/slot3 3", "set server web/slot3 state ready",
-            "set server web/slot4 addr 10.0.0.4 port 8080", "set weight web/slot4 3", "set server web/slot4 state ready",
+            "set server web/slot1 addr 10.0.0.1 port 8080", "set server web/slot2 addr 10.0.0.2 port 8080",
+            "set server web/slot3 addr 10.0.0.3 port 8080", "set server web/slot4 addr 10.0.0.4 port 8080",
+            "set weight web/slot1 3", "set server web/slot1 state drain",
+            "set weight web/slot2 3", "set server web/slot2 state ready",
+            "set weight web/slot3 3", "set server web/slot3 state ready",
+            "set weight web/slot4 3", "set server web/slot4 state ready",
         ])
         XCTAssertEqual(c.slots, b.slots)
         try haproxy.apply(c.commands)
