@@ -158,10 +158,14 @@ final class InProcessBridge: @unchecked Sendable {
         cleanupID = Cleanup.shared.add { d.remove() }
     }
 
-    /// Writes the instances file atomically (temp file, then rename), as a deploy tool would.
-    func writeInstances(_ text: String) throws {
+    /// Writes the instances file atomically (temp file, then rename), as a deploy tool would; returns when the rename
+    /// began, the first moment the bridge can see the new file.
+    @discardableResult
+    func writeInstances(_ text: String) throws -> ContinuousClock.Instant {
         try text.write(toFile: instancesPath + ".tmp", atomically: false, encoding: .utf8)
+        let renaming = ContinuousClock.now
         guard rename(instancesPath + ".tmp", instancesPath) == 0 else { throw TestSupportError("rename failed: \(String(cString: strerror(errno)))") }
+        return renaming
     }
 
     func start() async throws {
