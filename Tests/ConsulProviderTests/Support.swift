@@ -33,6 +33,8 @@ final class CollectingSink: ProviderSink {
         var updates: [Published] = []
         var successes = 0
         var failures: [String] = []
+        /// How many updates had been published when each failure was reported.
+        var updatesAtFailure: [Int] = []
         var metrics: [String: Double] = [:]
         var latest: [String: Int] = [:]
         var current: [String: [Instance]] = [:]
@@ -70,11 +72,17 @@ final class CollectingSink: ProviderSink {
     var shrunkSources: Set<String> { state.withLock { $0.shrunk } }
     var updateCount: Int { state.withLock { $0.updates.count } }
     func reportSuccess(provider: String) async { state.withLock { $0.successes += 1 } }
-    func reportFailure(provider: String, error: String) async { state.withLock { $0.failures.append(error) } }
+    func reportFailure(provider: String, error: String) async {
+        state.withLock { s in
+            s.failures.append(error)
+            s.updatesAtFailure.append(s.updates.count)
+        }
+    }
 
     var updates: [Published] { state.withLock { $0.updates } }
     var successes: Int { state.withLock { $0.successes } }
     var failures: [String] { state.withLock { $0.failures } }
+    var updatesAtFailure: [Int] { state.withLock { $0.updatesAtFailure } }
     var lastUpdate: ProviderUpdate? { updates.last?.update }
 
     /// The latest published instances of `source`, if any.
