@@ -35,14 +35,12 @@ enum Propagation {
     }
 
     /// Polls `show servers state web` on one connection until `expected` holds; returns the elapsed time since `start`.
-    /// Between two polls it sleeps `BENCH_POLL_PAUSE_US` (default 200 µs, as the reload bench), suspended, not
-    /// blocking a thread the in-process bridge shares. Back to back, the poller and HAProxy answering it held both
-    /// of this 2-core VM's cores, and at 500 backends the reconciler's thread waited (a scheduler slice, it seems): its
-    /// change→ack p99 was 4.6–5.4 ms in three runs (eight changes of 300 at 3–5.5 ms, each in one leg, the batch's
-    /// own work 0.15 ms), against 0.42, 0.95, 1.83 and 3.81 ms in four runs paused (2026-12-03): fewer slow changes,
-    /// not none, so the poller is one cause of that tail, not the only one. The small cases' p99s did not move
-    /// either way (0.27–0.41 / 0.57–0.63 ms). A pause costs the rename→visible figures at most its length in resolution.
-    /// (A 100 µs pause tried on 2026-12-02, before the 500-backend series existed, moved the small cases no more.)
+    /// Between two polls it sleeps `benchPollPauseMicroseconds`, suspended, not blocking a thread the in-process
+    /// bridge shares. Back to back, at 500 backends the reconciler's change→ack p99 was 4.6–5.4 ms in three runs
+    /// (eight changes of 300 at 3–5.5 ms, each in one leg, the batch's own work 0.15 ms), against 0.42, 0.95, 1.83
+    /// and 3.81 ms in four runs paused (2026-12-03): fewer slow changes, not none, so the poller is one cause of that
+    /// tail, not the only one. The small cases' p99s did not move either way (0.27–0.41 / 0.57–0.63 ms), as a 100 µs
+    /// pause tried on 2026-12-02 had found (file 10.4 against 2.3 ms, Consul 9.5 against 7.2 ms, paused first: noise).
     static func waitVisible(_ poller: RuntimeClient, start: ContinuousClock.Instant, _ expected: Expected, a: String, b: String) async throws -> Duration {
         let deadline = start + .seconds(10)
         while true {
@@ -50,7 +48,7 @@ enum Propagation {
             let now = ContinuousClock.now
             if expected.holds(rows, a: a, b: b) { return now - start }
             if now > deadline { throw TestSupportError("change not visible in HAProxy within 10s (expected weight \(expected.weightA), b present \(expected.bPresent))") }
-            if ReloadComparison.pollPause > 0 { try await Task.sleep(for: .microseconds(Int(ReloadComparison.pollPause))) }
+            if benchPollPauseMicroseconds > 0 { try await Task.sleep(for: .microseconds(Int(benchPollPauseMicroseconds))) }
         }
     }
 

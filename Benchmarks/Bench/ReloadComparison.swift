@@ -179,15 +179,10 @@ enum ReloadComparison {
                       note: "of \(bridgeLoad.total); \(bridgeLoad.breakdown)")
     }
 
-    /// Microseconds between two polls of the frontend (`BENCH_POLL_PAUSE_US`, default 200). Back to back, the poller
-    /// and HAProxy answering it kept both of this 2-core VM's cores busy, and the path being timed (the Consul fake,
-    /// libcurl, the bridge, HAProxy's runtime thread) waited for a core; a pause costs at most that much resolution.
-    static let pollPause: UInt32 = UInt32(ProcessInfo.processInfo.environment["BENCH_POLL_PAUSE_US"].flatMap { UInt32($0) } ?? 200)
-
     /// Polls the frontend (fresh connection per request) until it answers from `port`; returns ms since `since`.
     static func waitServing(front: Int, port: Int, since: ContinuousClock.Instant, timeout: Duration = .seconds(30), what: String = "") async throws -> Double {
         let marker = "(127.0.0.1:\(port))"
-        let pause = pollPause
+        let pause = benchPollPauseMicroseconds
         let ok = await onThread { () -> Bool in
             let deadline = since + timeout
             while ContinuousClock.now < deadline {

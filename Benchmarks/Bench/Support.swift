@@ -49,6 +49,14 @@ final class Cleanup: Sendable {
     }
 }
 
+// MARK: Polling
+
+/// Microseconds a bench's poller pauses between two polls of what it watches (`BENCH_POLL_PAUSE_US`, default 200;
+/// 0 polls back to back): the reload bench's frontend, the propagation bench's `show servers state`. Back to back,
+/// the poller and HAProxy answering it kept both of this 2-core VM's cores busy, and the path being timed (the Consul
+/// fake, libcurl, the bridge, HAProxy's runtime thread) waited for a core; a pause costs at most that much resolution.
+let benchPollPauseMicroseconds: UInt32 = UInt32(ProcessInfo.processInfo.environment["BENCH_POLL_PAUSE_US"].flatMap { UInt32($0) } ?? 200)
+
 // MARK: Statistics
 
 struct Summary: Sendable {
