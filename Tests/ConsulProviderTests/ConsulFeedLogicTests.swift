@@ -83,10 +83,27 @@ final class ConsulFeedLogicTests: XCTestCase {
         XCTAssertTrue(gate.backingOff)
         for _ in 0..<12 { gate.release() }
         try? await Task.sleep(for: .milliseconds(60))
-        for _ in 0..<20 { gate.succeeded() }
+        for _ in 0..<20 { gate.succeeded(sentAt: .now) }
         XCTAssertFalse(gate.backingOff)
         XCTAssertEqual(gate.limit, 11, "grows back to what Consul accepted (12 in flight less the refused one)")
         XCTAssertEqual(gate.refusals, 2)
+    }
+
+    func test_gate_an_answer_to_a_request_sent_before_the_refusals_does_not_end_the_episode() async {
+        let gate = RequestGate(capacity: 16, floor: 3, retryMax: .milliseconds(20), address: "http://x", logger: Logger(label: "t"))
+        for _ in 0..<12 { _ = await gate.acquire() }
+        let blockingQuerySent = ContinuousClock.now
+        try? await Task.sleep(for: .milliseconds(2))
+        gate.refused("HTTP 429")
+        XCTAssertEqual(gate.limit, 6)
+        try? await Task.sleep(for: .milliseconds(60))
+        gate.release()
+        gate.succeeded(sentAt: blockingQuerySent)
+        XCTAssertTrue(gate.backingOff, "a blocking query taken in before the storm and woken in it proves nothing")
+        XCTAssertEqual(gate.limit, 6, "nor does it grow the limit")
+        gate.succeeded(sentAt: .now)
+        XCTAssertFalse(gate.backingOff, "an answer to a request sent after the refusal ends the episode")
+        XCTAssertEqual(gate.limit, 7)
     }
 
     func test_gate_waiters_get_permits_in_turn_and_cancellation_frees_them() async {

@@ -66,6 +66,7 @@ final class ConsulClient: Sendable {
         request.headers.append(HTTPHeader("Accept", "application/json"))
 
         let response: HTTPResponse
+        let sentAt = ContinuousClock.now
         do {
             response = try await http.execute(request)
         } catch {
@@ -87,7 +88,7 @@ final class ConsulClient: Sendable {
             }
             throw ConsulRequestError(.failed, text)
         }
-        gate.succeeded()
+        gate.succeeded(sentAt: sentAt)
         let newIndex = response.header("X-Consul-Index").flatMap { UInt64($0.trimmingWhitespace()) } ?? 0
         var distrust: String? = nil
         if response.header("X-Consul-KnownLeader")?.lowercased() == "false" {

@@ -8,7 +8,9 @@ import Synchronization
 /// Each request holds a permit from `acquire()` to `release()`; a blocking query holds it for its whole wait. The
 /// limit starts at the capacity (connections, times streams per connection over HTTP/2), is halved when an episode
 /// of refusals starts (never below `floor`), and grows back by one per successful answer once the pause is over.
-/// One line is logged when an episode starts and one when it ends.
+/// Only an answer to a request sent after the episode started counts: a blocking query Consul took in before the
+/// refusals, woken in the middle of them, says nothing about what Consul accepts now. One line is logged when an
+/// episode starts and one when it ends.
 final class RequestGate: Sendable {
     private struct Waiter {
         var id: UInt64
@@ -121,9 +123,11 @@ final class RequestGate: Sendable {
         wakeWaiters()
     }
 
-    /// A good answer: grows the limit back by one, and ends a refusal episode once its pause is over.
-    func succeeded() {
+    /// A good answer to a request sent at `sentAt`: grows the limit back by one, and ends a refusal episode once its
+    /// pause is over. An answer to a request sent before the episode started changes nothing.
+    func succeeded(sentAt: ContinuousClock.Instant) {
         let (ended, changed): (Episode?, Int?) = state.withLock { s in
+            if let e = s.episode, sentAt < e.started { return (nil, nil) }
             var changed: Int? = nil
             let pauseOver = s.pausedUntil.map { $0 <= .now } ?? true
             if let l = s.learned, l.until <= .now { s.learned = nil }
